@@ -1,0 +1,51 @@
+# The README's two commands are `make demo` and `make test`; each sets up a fresh Debian
+# bookworm machine (scripts/install-deps.sh) before it builds.
+JOBS    ?= 2
+BUILD   ?= build
+ASAN    ?= build-asan
+PREFIX  ?= /usr/local
+CMAKE_COMMON = -DCMAKE_BUILD_TYPE=Release
+
+.PHONY: deps configure build demo test test-release test-asan bench docs install clean
+
+deps:
+	@bash scripts/install-deps.sh
+
+configure: deps
+	@cmake -S . -B $(BUILD) $(CMAKE_COMMON) -DCOMPRESS_BUILD_BENCHMARKS=OFF >/dev/null
+
+build: configure
+	@cmake --build $(BUILD) -j $(JOBS)
+
+## The main job: the end-to-end compression demo.
+demo: configure
+	@cmake --build $(BUILD) -j $(JOBS) --target demo_program
+	@cmake --build $(BUILD) --target run_demo
+
+## The whole test suite: release build, then an ASan+UBSan build, each with every test.
+test: test-release test-asan
+
+test-release: build
+	@ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
+
+test-asan: deps
+	@cmake -S . -B $(ASAN) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g" \
+	    -DCOMPRESS_SANITIZE=ON -DCOMPRESS_BUILD_BENCHMARKS=OFF -DCOMPRESS_BUILD_EXAMPLES=OFF >/dev/null
+	@cmake --build $(ASAN) -j $(JOBS)
+	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	    ctest --test-dir $(ASAN) --output-on-failure -j $(JOBS)
+
+bench: deps
+	@cmake -S . -B $(BUILD)-bench $(CMAKE_COMMON) -DCOMPRESS_BUILD_BENCHMARKS=ON -DCOMPRESS_BUILD_TESTS=OFF >/dev/null
+	@cmake --build $(BUILD)-bench -j $(JOBS)
+	@bash benchmarks/run.sh $(BUILD)-bench
+
+docs:
+	@bash scripts/install-deps.sh --with-docs
+	@doxygen docs/Doxyfile
+
+install: configure
+	@cmake --install $(BUILD) --prefix $(PREFIX)
+
+clean:
+	@rm -rf $(BUILD) $(ASAN) $(BUILD)-bench

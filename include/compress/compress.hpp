@@ -1,0 +1,6 @@
+#pragma once
+// Umbrella header: every public header of the library.
+
+#include "core/error.hpp"
+#include "core/mask.hpp"
+#include "prune.hpp"

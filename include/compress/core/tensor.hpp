@@ -1,0 +1,51 @@
+#pragma once
+// Small tensor helpers shared by every public header: input checks that throw the
+// library's error types, and shape utilities.
+
+#include <cmath>
+#include <cstddef>
+#include <string>
+#include <type_traits>
+
+#include <xtensor/xexpression.hpp>
+#include <xtensor/xtensor.hpp>
+
+#include "error.hpp"
+
+namespace compress::detail {
+
+/// Throws value_error naming the first NaN or Inf element (multi-index) of `e`.
+template <class E>
+void check_finite(const xt::xexpression<E>& expr, const std::string& name = {}) {
+    const auto& e = expr.derived_cast();
+    using value_type = std::decay_t<typename E::value_type>;
+    if constexpr (std::is_floating_point_v<value_type>) {
+        std::size_t i = 0;
+        for (auto it = e.cbegin(); it != e.cend(); ++it, ++i) {
+            if (!std::isfinite(*it)) {
+                throw value_error(where(name) + " has a non-finite value (" +
+                                  (std::isnan(*it) ? std::string("NaN") : std::string("Inf")) +
+                                  ") at " + index_str(e.shape(), i));
+            }
+        }
+    }
+}
+
+/// Throws value_error unless 0 <= amount <= 1 (NaN rejected).
+inline void check_fraction(double amount, const char* what = "amount") {
+    if (!(amount >= 0.0 && amount <= 1.0)) {
+        throw value_error(std::string(what) + " must be a fraction in [0, 1], got " + std::to_string(amount));
+    }
+}
+
+/// Throws shape_error unless the expression has the given rank.
+template <class E>
+void check_rank(const xt::xexpression<E>& expr, std::size_t rank, const std::string& name = {}) {
+    const auto& e = expr.derived_cast();
+    if (e.dimension() != rank) {
+        throw shape_error(where(name) + " must have rank " + std::to_string(rank) + ", got shape " +
+                          shape_str(e.shape()));
+    }
+}
+
+}  // namespace compress::detail
