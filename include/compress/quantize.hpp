@@ -1,0 +1,8 @@
+#pragma once
+// Quantization: number formats, mappings, granularities, observers, rounding, the
+// quantizer, packed quantized tensors, QAT (fake quantization with a straight-through
+// gradient), bias correction and error reports. See docs/quantize.md.
+
+#include "core/half.hpp"
+#include "quantize/policies.hpp"
+#include "quantize/quantized_tensor.hpp"

@@ -1,0 +1,3 @@
+# Tests of quantize.hpp and core/half.hpp.
+compress_add_test(test_half test_half.cpp)
+compress_add_test(test_quantized_tensor test_quantized_tensor.cpp)
