@@ -379,3 +379,21 @@ TEST_CASE("safetensors: random corruptions never escape as anything but format_e
     CHECK(rejected > 0);
     CHECK(accepted + rejected == 3000);
 }
+
+TEST_CASE("safetensors: float8 tensors read as float exactly", "[io][safetensors]") {
+    // e4m3fn: 0x38 = 1.0, 0x7e = 448 (max), 0xff = NaN, 0x01 = 2^-9; e5m2: 0x3c = 1.0, 0x7c = Inf
+    const io::tensor e4(io::dtype::f8_e4m3, {4}, {0x38, 0x7e, 0xff, 0x01});
+    const io::tensor e5(io::dtype::f8_e5m2, {2}, {0x3c, 0xfc});
+    const auto f = io::read_safetensors(io::to_safetensors_bytes({{"e4", e4}, {"e5", e5}}));
+    CHECK(f.info("e4").type == io::dtype::f8_e4m3);
+    const auto a = f.get<float, 1>("e4");
+    CHECK(a(0) == 1.0f);
+    CHECK(a(1) == 448.0f);
+    CHECK(std::isnan(a(2)));
+    CHECK(a(3) == std::ldexp(1.0f, -9));
+    const auto b = f.get<float, 1>("e5");
+    CHECK(b(0) == 1.0f);
+    CHECK(b(1) == -std::numeric_limits<float>::infinity());
+    CHECK_THROWS_AS((f.get<std::uint8_t, 1>("e4")), format_error);
+    CHECK(f.view("e4").data()[1] == 0x7e);
+}

@@ -4,3 +4,4 @@
 #include "core/error.hpp"
 #include "core/mask.hpp"
 #include "prune.hpp"
+#include "io.hpp"

@@ -20,6 +20,7 @@
 #include <xtensor/xtensor.hpp>
 
 #include "../core/error.hpp"
+#include "../core/half.hpp"
 
 namespace compress::io {
 
@@ -172,53 +173,6 @@ inline void store_le(std::uint8_t* p, U v) noexcept {
     }
 }
 
-/// IEEE binary16 bits to float (exact: every half is a float).
-inline float io_half_to_float(std::uint16_t h) noexcept {
-    const std::uint32_t sign = static_cast<std::uint32_t>(h & 0x8000u) << 16;
-    const std::uint32_t exp = (h >> 10) & 0x1Fu;
-    std::uint32_t man = h & 0x3FFu;
-    std::uint32_t bits;
-    if (exp == 0x1F) {
-        bits = sign | 0x7F800000u | (man << 13);
-    } else if (exp != 0) {
-        bits = sign | ((exp + 112u) << 23) | (man << 13);
-    } else if (man == 0) {
-        bits = sign;
-    } else {  // subnormal half: normalize
-        std::uint32_t e = 113;
-        while ((man & 0x400u) == 0) { man <<= 1; --e; }
-        bits = sign | (e << 23) | ((man & 0x3FFu) << 13);
-    }
-    float f;
-    std::memcpy(&f, &bits, 4);
-    return f;
-}
-
-/// bfloat16 bits to float (exact).
-inline float io_bf16_to_float(std::uint16_t b) noexcept {
-    const std::uint32_t bits = static_cast<std::uint32_t>(b) << 16;
-    float f;
-    std::memcpy(&f, &bits, 4);
-    return f;
-}
-
-/// float8 e4m3fn bits to float (exact; 0x7f and 0xff are NaN, there is no infinity).
-inline float io_e4m3_to_float(std::uint8_t v) noexcept {
-    const bool neg = (v & 0x80u) != 0;
-    const unsigned exp = (v >> 3) & 0xFu;
-    const unsigned man = v & 0x7u;
-    float r;
-    if (exp == 0xF && man == 0x7) r = std::numeric_limits<float>::quiet_NaN();
-    else if (exp == 0) r = std::ldexp(static_cast<float>(man), -9);  // man/8 * 2^-6
-    else r = std::ldexp(1.0f + static_cast<float>(man) / 8.0f, static_cast<int>(exp) - 7);
-    return neg ? -r : r;
-}
-
-/// float8 e5m2 bits to float (exact: the upper byte of a binary16).
-inline float io_e5m2_to_float(std::uint8_t v) noexcept {
-    return io_half_to_float(static_cast<std::uint16_t>(v) << 8);
-}
-
 /// Element `i` of little-endian data of dtype `t`, as a double (exact for every dtype but
 /// 64-bit integers above 2^53) — used by converting reads.
 inline double element_as_double(io::dtype t, const std::uint8_t* p) noexcept {
@@ -233,12 +187,12 @@ inline double element_as_double(io::dtype t, const std::uint8_t* p) noexcept {
         case dtype::i32: return load_le<std::int32_t>(p);
         case dtype::u64: return static_cast<double>(load_le<std::uint64_t>(p));
         case dtype::i64: return static_cast<double>(load_le<std::int64_t>(p));
-        case dtype::f16: return io_half_to_float(load_le<std::uint16_t>(p));
-        case dtype::bf16: return io_bf16_to_float(load_le<std::uint16_t>(p));
+        case dtype::f16: return fp16_to_float(load_le<std::uint16_t>(p));
+        case dtype::bf16: return bf16_to_float(load_le<std::uint16_t>(p));
         case dtype::f32: return load_le<float>(p);
         case dtype::f64: return load_le<double>(p);
-        case dtype::f8_e4m3: return io_e4m3_to_float(*p);
-        case dtype::f8_e5m2: return io_e5m2_to_float(*p);
+        case dtype::f8_e4m3: return fp8_e4m3_to_float(*p);
+        case dtype::f8_e5m2: return fp8_e5m2_to_float(*p);
     }
     return 0.0;
 }
