@@ -5,4 +5,9 @@
 
 #include "core/half.hpp"
 #include "quantize/policies.hpp"
+#include "quantize/layout.hpp"
 #include "quantize/quantized_tensor.hpp"
+#include "quantize/qparams.hpp"
+#include "quantize/kernels.hpp"
+#include "quantize/observers.hpp"
+#include "quantize/quantizer.hpp"

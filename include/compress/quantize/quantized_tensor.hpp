@@ -32,6 +32,7 @@
 
 #include "../core/error.hpp"
 #include "../core/half.hpp"
+#include "layout.hpp"
 #include "policies.hpp"
 
 namespace compress {
@@ -162,34 +163,11 @@ public:
     /// A tensor of the given shape with all codes, scales and zero points zero. Throws
     /// shape_error when the granularity does not fit the shape (per_channel axis out of range,
     /// per_group with partial_group::reject and a row length not a multiple of G).
-    explicit quantized_tensor(const shape_type& shape) : shape_(shape) {
-        rows_ = N == 1 ? 1 : shape[0];
-        cols_ = 1;
-        for (std::size_t d = (N == 1 ? 0 : 1); d < N; ++d) cols_ *= shape[d];
+    explicit quantized_tensor(const shape_type& shape) : shape_(shape), layout_(shape) {
+        rows_ = layout_.rows;
+        cols_ = layout_.cols;
         row_stride_ = detail::packed_row_bytes<Format>(cols_);
-        if constexpr (Granularity::kind == granularity_kind::tensor) {
-            num_scales_ = 1;
-            scale_shape_ = {1};
-        } else if constexpr (Granularity::kind == granularity_kind::channel) {
-            if (Granularity::axis >= N) {
-                throw shape_error("per_channel<" + std::to_string(Granularity::axis) + ">: axis out of range for a tensor of shape " +
-                                  detail::shape_str(shape));
-            }
-            num_scales_ = shape[Granularity::axis];
-            channel_inner_ = 1;
-            for (std::size_t d = Granularity::axis + 1; d < N; ++d) channel_inner_ *= shape[d];
-            scale_shape_ = {num_scales_};
-        } else {
-            constexpr std::size_t G = Granularity::group_size;
-            if (!Granularity::allow_partial && cols_ % G != 0) {
-                throw shape_error("per_group<" + std::to_string(G) + ">: the row length " + std::to_string(cols_) +
-                                  " of a tensor of shape " + detail::shape_str(shape) +
-                                  " is not a multiple of the group size (partial groups rejected)");
-            }
-            groups_ = (cols_ + G - 1) / G;
-            num_scales_ = rows_ * groups_;
-            scale_shape_ = {rows_, groups_};
-        }
+        num_scales_ = layout_.slots;
         const std::size_t code_bytes = rows_ * row_stride_;
         storage_.assign((code_bytes + 7) / 8, 0);
         scales_.assign(num_scales_, scale_type(0));
@@ -317,7 +295,7 @@ public:
     // ------------------------------------------------------------------ scales, zero points
     std::size_t num_scales() const noexcept { return num_scales_; }
     /// Shape of the scale (and zero point) array: [1], [d_A] or [rows, groups].
-    const std::vector<std::size_t>& scale_shape() const noexcept { return scale_shape_; }
+    const std::vector<std::size_t>& scale_shape() const noexcept { return layout_.slot_shape; }
     /// Stored scales (float, or fp16 bits when ScaleFormat is fp16).
     const scale_type* scales() const noexcept { return scales_.data(); }
     scale_type* scales() noexcept { return scales_.data(); }
@@ -340,26 +318,12 @@ public:
         (Format::family == format_family::integer && !Format::is_signed) ? (1 << (Format::bits - 1)) : 0;
 
     /// Groups per row (per_group), else 0.
-    std::size_t groups_per_row() const noexcept { return groups_; }
+    std::size_t groups_per_row() const noexcept { return layout_.groups; }
 
     /// Index of the scale of element (r, c) of the 2-d view.
-    std::size_t scale_index(std::size_t r, std::size_t c) const noexcept {
-        if constexpr (Granularity::kind == granularity_kind::tensor) {
-            (void)r;
-            (void)c;
-            return 0;
-        } else if constexpr (Granularity::kind == granularity_kind::channel) {
-            if constexpr (Granularity::axis == 0) {
-                (void)c;
-                if (N == 1) return c;
-                return r;
-            } else {
-                return ((r * cols_ + c) / channel_inner_) % num_scales_;
-            }
-        } else {
-            return r * groups_ + c / Granularity::group_size;
-        }
-    }
+    std::size_t scale_index(std::size_t r, std::size_t c) const noexcept { return layout_.slot(r, c); }
+    /// The block structure (rows, cols, slots, runs of a row sharing a scale).
+    const detail::block_layout<Granularity, N>& layout() const noexcept { return layout_; }
 
     // ------------------------------------------------------------------ values
     /// The dequantized value of element (r, c) of the 2-d view.
@@ -446,8 +410,8 @@ private:
 
     shape_type shape_{};
     std::size_t rows_ = 0, cols_ = 0, row_stride_ = 0;
-    std::size_t num_scales_ = 0, groups_ = 0, channel_inner_ = 1;
-    std::vector<std::size_t> scale_shape_;
+    detail::block_layout<Granularity, N> layout_;
+    std::size_t num_scales_ = 0;
     std::vector<std::uint64_t, xsimd::aligned_allocator<std::uint64_t, 64>> storage_;
     std::vector<scale_type> scales_;
     std::vector<zero_point_type> zero_points_;
