@@ -10,6 +10,7 @@
 // Every reader throws compress::format_error on malformed input and compress::io_error when
 // the OS refuses; every writer is atomic (temporary file + rename).
 
+#include "io/compressed.hpp"
 #include "io/file.hpp"
 #include "io/json.hpp"
 #include "io/npy.hpp"
