@@ -5,3 +5,4 @@
 #include "core/mask.hpp"
 #include "prune.hpp"
 #include "io.hpp"
+#include "nn.hpp"
