@@ -1,0 +1,11 @@
+# Failtests of prune.hpp: one per kind of misuse (see compress_add_failtest).
+compress_add_failtest(prune_criterion_kind ${CMAKE_CURRENT_LIST_DIR}/prune_criterion_kind.cpp "Criterion must be a pruning criterion")
+compress_add_failtest(prune_grouping_kind ${CMAKE_CURRENT_LIST_DIR}/prune_grouping_kind.cpp "Grouping must be a grouping")
+compress_add_failtest(prune_norm_kind ${CMAKE_CURRENT_LIST_DIR}/prune_norm_kind.cpp "rows<Norm>: Norm must be a norm policy")
+compress_add_failtest(prune_n_of_m_params ${CMAKE_CURRENT_LIST_DIR}/prune_n_of_m_params.cpp "n_of_m<N,M> needs 0 < N < M")
+compress_add_failtest(prune_blocks_params ${CMAKE_CURRENT_LIST_DIR}/prune_blocks_params.cpp "blocks<R,C> needs R > 0 and C > 0")
+compress_add_failtest(prune_activation_grouping ${CMAKE_CURRENT_LIST_DIR}/prune_activation_grouping.cpp "activation criteria score neurons")
+compress_add_failtest(prune_structured_rank1 ${CMAKE_CURRENT_LIST_DIR}/prune_structured_rank1.cpp "structured pruning .rows, columns, blocks, n_of_m. needs a tensor of rank >= 2")
+compress_add_failtest(prune_integer_amount ${CMAKE_CURRENT_LIST_DIR}/prune_integer_amount.cpp "an integer is ambiguous")
+compress_add_failtest(prune_context_rank ${CMAKE_CURRENT_LIST_DIR}/prune_context_rank.cpp "the context's rank N must match")
+compress_add_failtest(prune_global_activation ${CMAKE_CURRENT_LIST_DIR}/prune_global_activation.cpp "global pruning is unstructured")

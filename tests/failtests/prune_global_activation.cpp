@@ -1,0 +1,14 @@
+// Misuse: an activation criterion in global (unstructured) pruning.
+#include <compress/prune.hpp>
+#include <xtensor/xtensor.hpp>
+int main() {
+    xt::xtensor<float, 2> w = {{1.f, 2.f, 3.f, 4.f}, {5.f, 6.f, 7.f, 8.f}};
+    xt::xtensor<float, 1> v = {1.f, 2.f, 3.f, 4.f};
+    (void)v;
+#ifdef COMPRESS_FAILTEST_OK
+    auto m = std::get<0>(compress::compute_mask_global<compress::magnitude>(std::tie(w), 0.5));
+#else
+    auto m = std::get<0>(compress::compute_mask_global<compress::apoz>(std::tie(w), 0.5));
+#endif
+    return static_cast<int>(m.kept() == 0);
+}
