@@ -1,0 +1,330 @@
+#pragma once
+// Binary and ternary weights × binarized activations, by XNOR/AND + popcount.
+//
+// Weights use the packed layout of quantize.hpp unchanged: per row ceil(K/64) uint64 words
+// (row stride wld >= that), element k = bit k%64 of word k/64, padding bits 0.
+//   binary:  bit 1 = +α[n], 0 = −α[n];
+//   ternary: two planes `nonzero` and `negative` (same layout): value α[n]·(nz ? (neg ? −1 : +1) : 0).
+// Activations are binarized once (`bin_activations`, reusable across layers): bit k = (x ≥ 0)
+// (sign with sign(0) = +1), scale β[m] = mean |x[m, :]| (XNOR-Net), padding bits 0.
+//
+//   binary:  D[m, n] = Σ_k a·w = K − 2·popcount(a XOR w)          (padding bits agree: 0 XOR 0)
+//   ternary: D[m, n] = 2·popcount((a XOR neg) AND nz) − popcount(nz)
+//   Y[m, n]  = β[m] · α[n] · D[m, n] + bias[n]
+//
+// D is an exact integer on every path: AVX-512 VPOPCNTDQ (vpopcntq), AVX-512BW / AVX2 nibble
+// lookup (vpshufb + vpsadbw), scalar popcount.
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "lowbit_common.hpp"
+
+// g++ 12 reports the `__Y = __Y` self-initialization inside its own AVX-512 intrinsics
+// (_mm512_undefined_ps, GCC bug 105593) as -Wmaybe-uninitialized once they are inlined here.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+
+namespace compress::detail {
+
+/// Activations binarized once, fed to any number of binary / ternary layers with the same K.
+struct bin_activations {
+    std::size_t rows = 0, cols = 0;
+    std::size_t words = 0;  ///< ceil(K / 64)
+    std::size_t ld = 0;     ///< row stride in words: round_up(words, 8)
+    aligned_vector<std::uint64_t> bits;
+    std::vector<float> scales;  ///< β per row
+
+    std::size_t bytes() const noexcept { return bits.size() * 8 + scales.size() * 4; }
+};
+
+/// Bits and β = mean|x| of every row of x [M, K] (row stride ldx; values finite).
+template <class Arch = xsimd::default_arch>
+void binarize_activations(const float* x, std::size_t M, std::size_t K, std::size_t ldx, bin_activations& out) {
+    out.rows = M;
+    out.cols = K;
+    out.words = div_up(K, 64);
+    out.ld = round_up(std::max<std::size_t>(out.words, 1), 8);
+    out.bits.assign(M * out.ld, 0);
+    out.scales.assign(M, 0.0f);
+    COMPRESS_OMP_FOR
+    for (std::ptrdiff_t mi = 0; mi < static_cast<std::ptrdiff_t>(M); ++mi) {
+        const auto m = static_cast<std::size_t>(mi);
+        const float* xr = x + m * ldx;
+        std::uint64_t* br = out.bits.data() + m * out.ld;
+        std::size_t k = 0;
+        float asum = 0.0f;
+#if defined(COMPRESS_X86) && defined(__AVX512BW__)
+        if constexpr (is_avx512bw_v<Arch>) {
+            const __m512 z = _mm512_setzero_ps();
+            const __m512 absmask = _mm512_castsi512_ps(_mm512_set1_epi32(0x7FFFFFFF));
+            __m512 as = _mm512_setzero_ps();
+            for (; k + 64 <= K; k += 64) {
+                std::uint64_t word = 0;
+                for (int q = 0; q < 4; ++q) {
+                    const __m512 v = _mm512_loadu_ps(xr + k + 16 * q);
+                    word |= static_cast<std::uint64_t>(_mm512_cmp_ps_mask(v, z, _CMP_GE_OQ)) << (16 * q);
+                    as = _mm512_add_ps(as, _mm512_and_ps(v, absmask));
+                }
+                br[k / 64] = word;
+            }
+            asum = hsum512(as);
+        }
+#endif
+#if defined(COMPRESS_X86) && defined(__AVX2__)
+        if constexpr (is_avx2_v<Arch> && !is_avx512bw_v<Arch>) {
+            const __m256 z = _mm256_setzero_ps();
+            const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFFFFFF));
+            __m256 as = _mm256_setzero_ps();
+            for (; k + 64 <= K; k += 64) {
+                std::uint64_t word = 0;
+                for (int q = 0; q < 8; ++q) {
+                    const __m256 v = _mm256_loadu_ps(xr + k + 8 * q);
+                    word |= static_cast<std::uint64_t>(static_cast<unsigned>(_mm256_movemask_ps(_mm256_cmp_ps(v, z, _CMP_GE_OQ))))
+                            << (8 * q);
+                    as = _mm256_add_ps(as, _mm256_and_ps(v, absmask));
+                }
+                br[k / 64] = word;
+            }
+            asum = hsum256(as);
+        }
+#endif
+        for (; k < K; ++k) {
+            if (xr[k] >= 0.0f) br[k / 64] |= std::uint64_t(1) << (k % 64);
+            asum += std::fabs(xr[k]);
+        }
+        out.scales[m] = K ? asum / static_cast<float>(K) : 0.0f;
+    }
+}
+
+/// Binary or ternary weights as raw pointers (no copy).
+struct bin_weights {
+    std::size_t n = 0, k = 0;
+    std::size_t wld = 0;                  ///< words per row (>= ceil(K/64))
+    const std::uint64_t* bits = nullptr;  ///< binary: the sign plane; ternary: `negative`
+    const std::uint64_t* nonzero = nullptr;  ///< ternary only (null for binary)
+    const float* alpha = nullptr;         ///< per output channel (n_alpha == n) or one (n_alpha == 1)
+    std::size_t n_alpha = 1;
+};
+
+struct bin_out {
+    std::int32_t* dot = nullptr;  ///< exact D [M, N] or null
+    float* y = nullptr;           ///< Y [M, N] or null
+    const float* bias = nullptr;
+    std::size_t ldc = 0;
+};
+
+inline void bin_store(std::size_t m, std::size_t n, std::int32_t p, std::int32_t nnz, const bin_activations& a,
+                      const bin_weights& w, const bin_out& o) {
+    const std::int32_t d = w.nonzero ? 2 * p - nnz : static_cast<std::int32_t>(w.k) - 2 * p;
+    if (o.dot) o.dot[m * o.ldc + n] = d;
+    if (o.y) {
+        const float al = w.alpha[w.n_alpha == 1 ? 0 : n];
+        o.y[m * o.ldc + n] = std::fma(static_cast<float>(d), a.scales[m] * al, o.bias ? o.bias[n] : 0.0f);
+    }
+}
+
+#if defined(COMPRESS_X86) && defined(__AVX512BW__)
+template <bool Vpopcnt>
+inline __m512i popcnt512(__m512i v) noexcept {
+    if constexpr (Vpopcnt) {
+#if COMPRESS_HAS_VPOPCNTDQ
+        return _mm512_popcnt_epi64(v);
+#else
+        return v;
+#endif
+    } else {
+        const __m512i lut = _mm512_broadcast_i32x4(_mm_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4));
+        const __m512i low = _mm512_set1_epi8(0x0F);
+        const __m512i lo = _mm512_shuffle_epi8(lut, _mm512_and_si512(v, low));
+        const __m512i hi = _mm512_shuffle_epi8(lut, _mm512_and_si512(_mm512_srli_epi16(v, 4), low));
+        return _mm512_sad_epu8(_mm512_add_epi8(lo, hi), _mm512_setzero_si512());
+    }
+}
+
+template <int MR, int NR, bool Ternary, bool Vpopcnt>
+inline void bin_micro512(const bin_activations& a, const bin_weights& w, std::size_t m0, std::size_t n0,
+                         const std::int32_t* nnz, const bin_out& o) {
+    __m512i acc[MR][NR];
+    for (int i = 0; i < MR; ++i)
+        for (int j = 0; j < NR; ++j) acc[i][j] = _mm512_setzero_si512();
+    const std::uint64_t* ar[MR];
+    const std::uint64_t* br[NR];
+    [[maybe_unused]] const std::uint64_t* zr[NR];
+    for (int i = 0; i < MR; ++i) ar[i] = a.bits.data() + (m0 + static_cast<std::size_t>(i)) * a.ld;
+    for (int j = 0; j < NR; ++j) {
+        br[j] = w.bits + (n0 + static_cast<std::size_t>(j)) * w.wld;
+        if constexpr (Ternary) zr[j] = w.nonzero + (n0 + static_cast<std::size_t>(j)) * w.wld;
+    }
+    const std::size_t W = a.words;
+    for (std::size_t q = 0; q < W; q += 8) {
+        const __mmask8 km = W - q >= 8 ? static_cast<__mmask8>(0xFF) : static_cast<__mmask8>((1u << (W - q)) - 1u);
+        __m512i av[MR], bv[NR];
+        [[maybe_unused]] __m512i zv[NR];
+        for (int i = 0; i < MR; ++i) av[i] = _mm512_load_si512(ar[i] + q);  // ld is a multiple of 8 words
+        for (int j = 0; j < NR; ++j) {
+            bv[j] = _mm512_maskz_loadu_epi64(km, br[j] + q);
+            if constexpr (Ternary) zv[j] = _mm512_maskz_loadu_epi64(km, zr[j] + q);
+        }
+        for (int i = 0; i < MR; ++i) {
+            for (int j = 0; j < NR; ++j) {
+                __m512i t;
+                if constexpr (Ternary) t = _mm512_ternarylogic_epi64(av[i], bv[j], zv[j], 0x28);  // (a ^ neg) & nz
+                else t = _mm512_xor_si512(av[i], bv[j]);
+                acc[i][j] = _mm512_add_epi64(acc[i][j], popcnt512<Vpopcnt>(t));
+            }
+        }
+    }
+    for (int i = 0; i < MR; ++i)
+        for (int j = 0; j < NR; ++j)
+            bin_store(m0 + static_cast<std::size_t>(i), n0 + static_cast<std::size_t>(j),
+                      static_cast<std::int32_t>(_mm512_reduce_add_epi64(acc[i][j])), Ternary ? nnz[n0 + static_cast<std::size_t>(j)] : 0,
+                      a, w, o);
+}
+#endif
+
+#if defined(COMPRESS_X86) && defined(__AVX2__)
+inline __m256i popcnt256(__m256i v) noexcept {
+    const __m256i lut = _mm256_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4, 0, 1, 1, 2, 1, 2, 2, 3, 1, 2,
+                                         2, 3, 2, 3, 3, 4);
+    const __m256i low = _mm256_set1_epi8(0x0F);
+    const __m256i lo = _mm256_shuffle_epi8(lut, _mm256_and_si256(v, low));
+    const __m256i hi = _mm256_shuffle_epi8(lut, _mm256_and_si256(_mm256_srli_epi16(v, 4), low));
+    return _mm256_sad_epu8(_mm256_add_epi8(lo, hi), _mm256_setzero_si256());
+}
+
+template <int MR, int NR, bool Ternary>
+inline void bin_micro256(const bin_activations& a, const bin_weights& w, std::size_t m0, std::size_t n0,
+                         const std::int32_t* nnz, const bin_out& o) {
+    __m256i acc[MR][NR];
+    for (int i = 0; i < MR; ++i)
+        for (int j = 0; j < NR; ++j) acc[i][j] = _mm256_setzero_si256();
+    const std::size_t W = a.words, Wv = W / 4 * 4;
+    std::int64_t tail[MR][NR] = {};
+    for (std::size_t q = 0; q < Wv; q += 4) {
+        __m256i av[MR], bv[NR];
+        [[maybe_unused]] __m256i zv[NR];
+        for (int i = 0; i < MR; ++i)
+            av[i] = _mm256_load_si256(reinterpret_cast<const __m256i*>(a.bits.data() + (m0 + static_cast<std::size_t>(i)) * a.ld + q));
+        for (int j = 0; j < NR; ++j) {
+            bv[j] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w.bits + (n0 + static_cast<std::size_t>(j)) * w.wld + q));
+            if constexpr (Ternary)
+                zv[j] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w.nonzero + (n0 + static_cast<std::size_t>(j)) * w.wld + q));
+        }
+        for (int i = 0; i < MR; ++i)
+            for (int j = 0; j < NR; ++j) {
+                __m256i t = _mm256_xor_si256(av[i], bv[j]);
+                if constexpr (Ternary) t = _mm256_and_si256(t, zv[j]);
+                acc[i][j] = _mm256_add_epi64(acc[i][j], popcnt256(t));
+            }
+    }
+    for (std::size_t q = Wv; q < W; ++q)
+        for (int i = 0; i < MR; ++i)
+            for (int j = 0; j < NR; ++j) {
+                const std::size_t n = n0 + static_cast<std::size_t>(j);
+                std::uint64_t t = a.bits[(m0 + static_cast<std::size_t>(i)) * a.ld + q] ^ w.bits[n * w.wld + q];
+                if constexpr (Ternary) t &= w.nonzero[n * w.wld + q];
+                tail[i][j] += popcount64(t);
+            }
+    for (int i = 0; i < MR; ++i)
+        for (int j = 0; j < NR; ++j) {
+            alignas(32) std::int64_t t[4];
+            _mm256_store_si256(reinterpret_cast<__m256i*>(t), acc[i][j]);
+            const std::int64_t p = t[0] + t[1] + t[2] + t[3] + tail[i][j];
+            bin_store(m0 + static_cast<std::size_t>(i), n0 + static_cast<std::size_t>(j), static_cast<std::int32_t>(p),
+                      Ternary ? nnz[n0 + static_cast<std::size_t>(j)] : 0, a, w, o);
+        }
+}
+#endif
+
+template <bool Ternary>
+inline void bin_scalar(const bin_activations& a, const bin_weights& w, std::size_t m, std::size_t n,
+                       const std::int32_t* nnz, const bin_out& o) {
+    std::int32_t p = 0;
+    const std::uint64_t* ar = a.bits.data() + m * a.ld;
+    const std::uint64_t* br = w.bits + n * w.wld;
+    for (std::size_t q = 0; q < a.words; ++q) {
+        std::uint64_t t = ar[q] ^ br[q];
+        if constexpr (Ternary) t &= w.nonzero[n * w.wld + q];
+        p += popcount64(t);
+    }
+    bin_store(m, n, p, Ternary ? nnz[n] : 0, a, w, o);
+}
+
+template <class Arch, class Ext, bool Ternary>
+void bin_tile(const bin_activations& a, const bin_weights& w, std::size_t n0, std::size_t nr, const std::int32_t* nnz,
+              const bin_out& o) {
+    constexpr int_path path = int8_path<Arch, Ext>();
+    constexpr int MR = 4, NR = 4;
+    std::size_t m = 0;
+    if (nr == NR) {
+        if constexpr (path == int_path::vnni512 || path == int_path::avx512bw) {
+#if defined(COMPRESS_X86) && defined(__AVX512BW__)
+            for (; m + MR <= a.rows; m += MR) bin_micro512<MR, NR, Ternary, Ext::vpopcntdq>(a, w, m, n0, nnz, o);
+            for (; m < a.rows; ++m) bin_micro512<1, NR, Ternary, Ext::vpopcntdq>(a, w, m, n0, nnz, o);
+#endif
+        } else if constexpr (path == int_path::avx2 || path == int_path::avxvnni) {
+#if defined(COMPRESS_X86) && defined(__AVX2__)
+            for (; m + 2 <= a.rows; m += 2) bin_micro256<2, NR, Ternary>(a, w, m, n0, nnz, o);
+            for (; m < a.rows; ++m) bin_micro256<1, NR, Ternary>(a, w, m, n0, nnz, o);
+#endif
+        }
+    }
+    for (; m < a.rows; ++m)
+        for (std::size_t j = 0; j < nr; ++j) bin_scalar<Ternary>(a, w, m, n0 + j, nnz, o);
+}
+
+/// The binary / ternary driver: blocks of 4 output channels, threads split the blocks.
+template <class Arch = xsimd::default_arch, class Ext = lowbit_ext_default>
+void bin_run(const bin_activations& a, const bin_weights& w, const bin_out& o) {
+    if (a.rows == 0 || w.n == 0) return;
+    std::vector<std::int32_t> nnz;
+    if (w.nonzero) {
+        nnz.resize(w.n);
+        const std::size_t W = div_up(w.k, 64);
+        for (std::size_t n = 0; n < w.n; ++n) {
+            std::int32_t c = 0;
+            for (std::size_t q = 0; q < W; ++q) c += popcount64(w.nonzero[n * w.wld + q]);
+            nnz[n] = c;
+        }
+    }
+    const std::size_t blocks = div_up(w.n, 4);
+    COMPRESS_OMP_FOR
+    for (std::ptrdiff_t bi = 0; bi < static_cast<std::ptrdiff_t>(blocks); ++bi) {
+        const std::size_t n0 = static_cast<std::size_t>(bi) * 4;
+        const std::size_t nr = std::min<std::size_t>(4, w.n - n0);
+        if (w.nonzero) bin_tile<Arch, Ext, true>(a, w, n0, nr, nnz.data(), o);
+        else bin_tile<Arch, Ext, false>(a, w, n0, nr, nnz.data(), o);
+    }
+}
+
+/// Exact D[m, n] (see the top of this file), row stride ldc.
+template <class Arch = xsimd::default_arch, class Ext = lowbit_ext_default>
+void bin_gemm_s32(const bin_activations& a, const bin_weights& w, std::int32_t* D, std::size_t ldc) {
+    bin_out o;
+    o.dot = D;
+    o.ldc = ldc;
+    bin_run<Arch, Ext>(a, w, o);
+}
+
+/// Y[m, n] = β[m] · α[n] · D[m, n] + bias[n].
+template <class Arch = xsimd::default_arch, class Ext = lowbit_ext_default>
+void bin_gemm(const bin_activations& a, const bin_weights& w, const float* bias, float* Y, std::size_t ldy) {
+    bin_out o;
+    o.y = Y;
+    o.bias = bias;
+    o.ldc = ldy;
+    bin_run<Arch, Ext>(a, w, o);
+}
+
+}  // namespace compress::detail
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif

@@ -1,0 +1,671 @@
+#pragma once
+// Integer kernels for int8 weights.
+//
+// W8A8:  Y[M,N] = sa[m] · sw[n] · Σ_k qa[m,k] · (qw[n,k] − zw[n]) + bias[n]
+//   activations: int8 codes in [-127, 127] (symmetric, per-row dynamic scale or a calibrated
+//   per-tensor scale), quantized once into `q8_activations` and reusable across layers;
+//   weights: int8 codes in [-128, 127] per output channel (optional zero points), re-laid out
+//   once into `w8a8_weights` (below). Accumulation is int32, exact on every path:
+//     - AVX-512 VNNI (vpdpbusd zmm) and AVX-VNNI (vpdpbusd ymm): the weights are stored as u8
+//       (code + 128) so that the activations are the signed, broadcast operand; the +128 is
+//       removed afterwards with the activation row sums: Σ a·(w+128) − 128·Σ a.
+//     - AVX2 and AVX-512BW without VNNI (vpmaddubsw + vpmaddwd): vpmaddubsw multiplies u8 × s8
+//       and adds pairs into int16 WITH SATURATION. It is fed |w| (0..128, as u8) and
+//       sign(w)·a (a in [-127, 127], so the sign flip never overflows): every pair sum is at
+//       most 2·128·127 = 32512 < 32767, so it never saturates, and the int32 sums are exact.
+//     - scalar: plain loops (wrapping uint32 arithmetic, so even an int32 overflow, which
+//       needs K > 131 000, wraps the same way as the SIMD paths).
+//   Identical int32 accumulators on every path (tested); the fp32 epilogue is
+//   fma(float(acc), sa·sw, bias) on every path.
+//
+// Weight-only int8: Y = Σ_g s[n,g] · Σ_{k∈g} q[n,k] · x[m,k] + bias, codes dequantized in
+//   registers, fp32 accumulation, group scales float or fp16 bits (std::uint16_t).
+//
+// Packed W8A8 weight layout (fixed; it does not depend on the vector width):
+//   kp = round_up(K, 4); output channels in panels of 64 (the last one narrower:
+//   round_up(N - 64p, 16) channels, i.e. nv = 1..4 blocks of 16); a panel stores, for each
+//   k-group g = 0 .. kp/4 − 1, nv blocks of 64 bytes; byte 4c + j of block b is
+//   qw[64p + 16b + c, 4g + j] + 128. Padding channels and padding k hold code 0 (byte 128).
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+#include "lowbit_common.hpp"
+
+// g++ 12 reports the `__Y = __Y` self-initialization inside its own AVX-512 intrinsics
+// (_mm512_undefined_ps, GCC bug 105593) as -Wmaybe-uninitialized once they are inlined here.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+
+namespace compress::detail {
+
+// ======================================================================================
+// Activations
+// ======================================================================================
+
+/// Activations quantized to int8 once, fed to any number of W8A8 layers with the same K.
+struct q8_activations {
+    std::size_t rows = 0;   ///< M
+    std::size_t cols = 0;   ///< K
+    std::size_t ld = 0;     ///< row stride of `codes`, round_up(K, 64); padding codes are 0
+    aligned_vector<std::int8_t> codes;  ///< rows × ld, values in [-127, 127]
+    std::vector<float> scales;          ///< per row (a calibrated scale is repeated per row)
+    std::vector<std::int32_t> sums;     ///< per row: Σ_k codes (for the VNNI/zero-point compensation)
+
+    std::size_t bytes() const noexcept {
+        return codes.size() + scales.size() * sizeof(float) + sums.size() * sizeof(std::int32_t);
+    }
+    void resize(std::size_t m, std::size_t k) {
+        rows = m;
+        cols = k;
+        ld = round_up(std::max<std::size_t>(k, 1), 64);
+        codes.assign(m * ld, 0);
+        scales.assign(m, 0.0f);
+        sums.assign(m, 0);
+    }
+};
+
+/// Code of x under scale s: round half to even of x / s, clamped to [-127, 127]. The division
+/// (not a multiplication by 1/s) is exactly rounded, so every path gives the same code.
+inline std::int8_t quantize_code_s8(float x, float s) noexcept {
+    float q = std::nearbyint(x / s);
+    q = std::min(127.0f, std::max(-127.0f, q));
+    return static_cast<std::int8_t>(static_cast<int>(q));
+}
+
+template <class Arch>
+float row_absmax(const float* x, std::size_t k) noexcept {
+    std::size_t i = 0;
+    float m = 0.0f;
+    if constexpr (!is_scalar_arch_v<Arch>) {
+        using B = xsimd::batch<float, Arch>;
+        constexpr std::size_t W = B::size;
+        B acc(0.0f);
+        for (; i + W <= k; i += W) acc = xsimd::max(acc, xsimd::abs(B::load_unaligned(x + i)));
+        alignas(64) float t[W];
+        acc.store_aligned(t);
+        for (std::size_t j = 0; j < W; ++j) m = std::max(m, t[j]);
+    }
+    for (; i < k; ++i) m = std::max(m, std::fabs(x[i]));
+    return m;
+}
+
+/// Quantizes one row with scale s (s > 0); returns Σ codes.
+template <class Arch>
+std::int32_t quantize_row_s8(const float* x, std::size_t k, float s, std::int8_t* out) noexcept {
+    std::size_t i = 0;
+    std::int32_t sum = 0;
+#if defined(COMPRESS_X86)
+    if constexpr (is_avx512bw_v<Arch>) {
+#if defined(__AVX512BW__)
+        const __m512 vs = _mm512_set1_ps(s);
+        const __m512 lo = _mm512_set1_ps(-127.0f), hi = _mm512_set1_ps(127.0f);
+        __m512i vsum = _mm512_setzero_si512();
+        for (; i + 16 <= k; i += 16) {
+            __m512 q = _mm512_div_ps(_mm512_loadu_ps(x + i), vs);
+            q = _mm512_roundscale_ps(q, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+            q = _mm512_min_ps(hi, _mm512_max_ps(lo, q));
+            __m512i qi = _mm512_cvtps_epi32(q);
+            vsum = _mm512_add_epi32(vsum, qi);
+            _mm_storeu_si128(reinterpret_cast<__m128i*>(out + i), _mm512_cvtepi32_epi8(qi));
+        }
+        sum = _mm512_reduce_add_epi32(vsum);
+#endif
+    } else if constexpr (is_avx2_v<Arch>) {
+#if defined(__AVX2__)
+        const __m256 vs = _mm256_set1_ps(s);
+        const __m256 lo = _mm256_set1_ps(-127.0f), hi = _mm256_set1_ps(127.0f);
+        __m256i vsum = _mm256_setzero_si256();
+        for (; i + 8 <= k; i += 8) {
+            __m256 q = _mm256_div_ps(_mm256_loadu_ps(x + i), vs);
+            q = _mm256_round_ps(q, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+            q = _mm256_min_ps(hi, _mm256_max_ps(lo, q));
+            __m256i qi = _mm256_cvtps_epi32(q);
+            vsum = _mm256_add_epi32(vsum, qi);
+            alignas(32) std::int32_t t[8];
+            _mm256_store_si256(reinterpret_cast<__m256i*>(t), qi);
+            for (int j = 0; j < 8; ++j) out[i + static_cast<std::size_t>(j)] = static_cast<std::int8_t>(t[j]);
+        }
+        alignas(32) std::int32_t t[8];
+        _mm256_store_si256(reinterpret_cast<__m256i*>(t), vsum);
+        for (int j = 0; j < 8; ++j) sum += t[j];
+#endif
+    }
+#endif
+    for (; i < k; ++i) {
+        out[i] = quantize_code_s8(x[i], s);
+        sum += out[i];
+    }
+    return sum;
+}
+
+/// Per-row dynamic quantization: scale = max|x[m,:]| / 127 (a zero row gets scale 0 and
+/// codes 0). x is [M, K] with row stride ldx. Values must be finite (checked by the caller).
+template <class Arch = xsimd::default_arch>
+void quantize_activations_dynamic(const float* x, std::size_t M, std::size_t K, std::size_t ldx,
+                                  q8_activations& out) {
+    out.resize(M, K);
+    COMPRESS_OMP_FOR
+    for (std::ptrdiff_t mi = 0; mi < static_cast<std::ptrdiff_t>(M); ++mi) {
+        const auto m = static_cast<std::size_t>(mi);
+        const float* xr = x + m * ldx;
+        const float amax = row_absmax<Arch>(xr, K);
+        const float s = amax / 127.0f;
+        out.scales[m] = s;
+        if (s > 0.0f) out.sums[m] = quantize_row_s8<Arch>(xr, K, s, out.codes.data() + m * out.ld);
+    }
+}
+
+/// Quantization with a calibrated per-tensor scale (> 0, finite): values beyond ±127·scale clip.
+template <class Arch = xsimd::default_arch>
+void quantize_activations_static(const float* x, std::size_t M, std::size_t K, std::size_t ldx, float scale,
+                                 q8_activations& out) {
+    out.resize(M, K);
+    COMPRESS_OMP_FOR
+    for (std::ptrdiff_t mi = 0; mi < static_cast<std::ptrdiff_t>(M); ++mi) {
+        const auto m = static_cast<std::size_t>(mi);
+        out.scales[m] = scale;
+        out.sums[m] = quantize_row_s8<Arch>(x + m * ldx, K, scale, out.codes.data() + m * out.ld);
+    }
+}
+
+// ======================================================================================
+// Packed W8A8 weights
+// ======================================================================================
+
+struct w8a8_weights {
+    std::size_t n = 0, k = 0, kp = 0;       ///< N, K, round_up(K, 4)
+    aligned_vector<std::uint8_t> data;      ///< panels, see the layout at the top of this file
+    std::vector<float> scales;              ///< per output channel
+    std::vector<std::int32_t> zero_points;  ///< per output channel (all 0 for symmetric)
+    std::vector<std::int32_t> comp;         ///< 128 + zero_points[n] (the VNNI compensation factor)
+
+    std::size_t groups() const noexcept { return kp / 4; }
+    std::size_t panels() const noexcept { return div_up(n, 64); }
+    std::size_t panel_channels(std::size_t p) const noexcept { return std::min<std::size_t>(64, round_up(n, 16) - 64 * p); }
+    std::size_t panel_offset(std::size_t p) const noexcept { return p * groups() * 256; }
+    /// Bytes held: re-laid-out codes (with their padding) + scales + zero points + compensation.
+    std::size_t bytes() const noexcept {
+        return data.size() + (scales.size() + zero_points.size() + comp.size()) * 4;
+    }
+    /// Code of channel i at position j (for tests and the scalar path).
+    std::int8_t code(std::size_t i, std::size_t j) const noexcept {
+        const std::size_t p = i / 64, c = i % 64, b = c / 16, cc = c % 16;
+        const std::size_t nv = panel_channels(p) / 16;
+        const std::uint8_t byte = data[panel_offset(p) + (j / 4) * nv * 64 + b * 64 + cc * 4 + j % 4];
+        return static_cast<std::int8_t>(static_cast<int>(byte) - 128);
+    }
+};
+
+/// Re-lays out int8 codes w [N, K] (row stride ldw) for the W8A8 kernels. `scales` has N
+/// entries (or 1: per-tensor, repeated); `zero_points` is null (symmetric) or has N (or 1).
+inline w8a8_weights pack_w8a8(const std::int8_t* w, std::size_t N, std::size_t K, std::size_t ldw,
+                              const float* scales, std::size_t n_scales, const std::int32_t* zero_points = nullptr,
+                              std::size_t n_zero_points = 0) {
+    w8a8_weights p;
+    p.n = N;
+    p.k = K;
+    p.kp = round_up(K, 4);
+    const std::size_t N16 = round_up(N, 16);
+    p.data.assign(N16 * p.kp, 128);
+    for (std::size_t i = 0; i < N; ++i) {
+        const std::size_t pan = i / 64, c = i % 64, b = c / 16, cc = c % 16;
+        const std::size_t nv = p.panel_channels(pan) / 16;
+        std::uint8_t* base = p.data.data() + p.panel_offset(pan) + b * 64 + cc * 4;
+        const std::int8_t* wr = w + i * ldw;
+        for (std::size_t j = 0; j < K; ++j) {
+            base[(j / 4) * nv * 64 + j % 4] = static_cast<std::uint8_t>(static_cast<int>(wr[j]) + 128);
+        }
+    }
+    p.scales.resize(N16, 0.0f);
+    p.zero_points.assign(N16, 0);
+    p.comp.assign(N16, 128);
+    for (std::size_t i = 0; i < N; ++i) {
+        p.scales[i] = scales[n_scales == 1 ? 0 : i];
+        if (zero_points) p.zero_points[i] = zero_points[n_zero_points == 1 ? 0 : i];
+        p.comp[i] = 128 + p.zero_points[i];
+    }
+    return p;
+}
+
+// ======================================================================================
+// W8A8 GEMM
+// ======================================================================================
+
+/// What the W8A8 driver writes: exact int32 sums Σ a·(w − zw), or the dequantized fp32 result.
+struct w8a8_out {
+    std::int32_t* acc = nullptr;  ///< int32 output [M, N] (ldc), or null
+    float* y = nullptr;           ///< fp32 output [M, N] (ldc), or null
+    const float* bias = nullptr;  ///< N entries or null
+    std::size_t ldc = 0;
+};
+
+/// Epilogue for one (row, 16-channel block), scalar form shared by every path so that the
+/// fp32 results agree too: y = fma(float(acc − comp·sum), sa·sw, bias).
+inline void w8a8_store_scalar(const std::int32_t* raw, std::size_t cnt, std::size_t m, std::size_t n0,
+                              const q8_activations& a, const w8a8_weights& w, const w8a8_out& o,
+                              bool raw_has_offset) {
+    for (std::size_t c = 0; c < cnt; ++c) {
+        const std::size_t n = n0 + c;
+        const std::int32_t f = raw_has_offset ? w.comp[n] : w.zero_points[n];
+        const std::int32_t v = wrap_add(raw[c], -wrap_mul(f, a.sums[m]));
+        if (o.acc) o.acc[m * o.ldc + n] = v;
+        if (o.y) {
+            const float b = o.bias ? o.bias[n] : 0.0f;
+            o.y[m * o.ldc + n] = std::fma(static_cast<float>(v), a.scales[m] * w.scales[n], b);
+        }
+    }
+}
+
+#if defined(COMPRESS_X86) && defined(__AVX512BW__)
+// Stores 16 int32 lanes (channels n0..n0+15, cnt of them valid) of row m.
+inline void w8a8_store16(__m512i raw, std::size_t cnt, std::size_t m, std::size_t n0, const q8_activations& a,
+                         const w8a8_weights& w, const w8a8_out& o, bool raw_has_offset) {
+    const __m512i f = _mm512_loadu_si512(raw_has_offset ? w.comp.data() + n0 : w.zero_points.data() + n0);
+    const __m512i v = _mm512_sub_epi32(raw, _mm512_mullo_epi32(f, _mm512_set1_epi32(a.sums[m])));
+    const __mmask16 k = cnt >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << cnt) - 1u);
+    if (o.acc) _mm512_mask_storeu_epi32(o.acc + m * o.ldc + n0, k, v);
+    if (o.y) {
+        const __m512 s = _mm512_mul_ps(_mm512_set1_ps(a.scales[m]), _mm512_loadu_ps(w.scales.data() + n0));
+        const __m512 b = o.bias ? _mm512_maskz_loadu_ps(k, o.bias + n0) : _mm512_setzero_ps();
+        _mm512_mask_storeu_ps(o.y + m * o.ldc + n0, k, _mm512_fmadd_ps(_mm512_cvtepi32_ps(v), s, b));
+    }
+}
+#endif
+
+inline std::int32_t load_i32(const std::int8_t* p) noexcept {
+    std::int32_t v;
+    std::memcpy(&v, p, 4);
+    return v;
+}
+
+#if defined(COMPRESS_X86) && defined(__AVX512BW__)
+// MR rows × NV blocks of 16 channels, full K. vnni: vpdpbusd; otherwise vpmaddubsw/vpmaddwd.
+template <int MR, int NV, bool Vnni>
+inline void w8a8_micro512(const std::int8_t* A, std::size_t lda, const std::uint8_t* B, std::size_t groups,
+                          std::size_t m0, std::size_t n0, std::size_t nvalid, const q8_activations& a,
+                          const w8a8_weights& w, const w8a8_out& o) {
+    __m512i acc[MR][NV];
+    for (int i = 0; i < MR; ++i)
+        for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_setzero_si512();
+    [[maybe_unused]] const __m512i ones16 = _mm512_set1_epi16(1);
+    [[maybe_unused]] const __m512i bias128 = _mm512_set1_epi8(static_cast<char>(0x80));
+    for (std::size_t g = 0; g < groups; ++g) {
+        __m512i b[NV];
+        for (int v = 0; v < NV; ++v) b[v] = _mm512_load_si512(B + (g * NV + static_cast<std::size_t>(v)) * 64);
+        if constexpr (Vnni) {
+#if COMPRESS_HAS_VNNI512
+            for (int i = 0; i < MR; ++i) {
+                const __m512i av = _mm512_set1_epi32(load_i32(A + static_cast<std::size_t>(i) * lda + 4 * g));
+                for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_dpbusd_epi32(acc[i][v], b[v], av);
+            }
+#endif
+        } else {
+            __m512i sw[NV], aw[NV];
+            for (int v = 0; v < NV; ++v) {
+                sw[v] = _mm512_xor_si512(b[v], bias128);  // s8 codes
+                aw[v] = _mm512_abs_epi8(sw[v]);           // |w| as u8 (128 stays 0x80 = 128)
+            }
+            for (int i = 0; i < MR; ++i) {
+                const __m512i av = _mm512_set1_epi32(load_i32(A + static_cast<std::size_t>(i) * lda + 4 * g));
+                for (int v = 0; v < NV; ++v) {
+                    // sign(w)·a: negate a where w < 0, zero where w == 0 (AVX-512 has no vpsignb)
+                    const __mmask64 neg = _mm512_movepi8_mask(sw[v]);
+                    const __m512i sa = _mm512_mask_sub_epi8(av, neg, _mm512_setzero_si512(), av);
+                    const __m512i p16 = _mm512_maddubs_epi16(aw[v], sa);
+                    acc[i][v] = _mm512_add_epi32(acc[i][v], _mm512_madd_epi16(p16, ones16));
+                }
+            }
+        }
+    }
+    for (int i = 0; i < MR; ++i) {
+        for (int v = 0; v < NV; ++v) {
+            const std::size_t c0 = static_cast<std::size_t>(v) * 16;
+            if (c0 >= nvalid) break;
+            w8a8_store16(acc[i][v], nvalid - c0, m0 + static_cast<std::size_t>(i), n0 + c0, a, w, o, Vnni);
+        }
+    }
+}
+
+template <bool Vnni, int NV>
+inline void w8a8_panel512(const q8_activations& a, const w8a8_weights& w, std::size_t p, const w8a8_out& o) {
+    constexpr int MR = NV >= 4 ? 6 : (NV == 3 ? 8 : 12);
+    const std::uint8_t* B = w.data.data() + w.panel_offset(p);
+    const std::size_t n0 = 64 * p;
+    const std::size_t nvalid = std::min<std::size_t>(64, w.n - n0);
+    const std::size_t G = w.groups();
+    std::size_t m = 0;
+    for (; m + MR <= a.rows; m += MR)
+        w8a8_micro512<MR, NV, Vnni>(a.codes.data() + m * a.ld, a.ld, B, G, m, n0, nvalid, a, w, o);
+    const std::size_t rem = a.rows - m;
+    const std::int8_t* A = a.codes.data() + m * a.ld;
+    switch (rem) {  // tails: one call with the remaining rows
+        case 0: break;
+        case 1: w8a8_micro512<1, NV, Vnni>(A, a.ld, B, G, m, n0, nvalid, a, w, o); break;
+        case 2: w8a8_micro512<2, NV, Vnni>(A, a.ld, B, G, m, n0, nvalid, a, w, o); break;
+        case 3: w8a8_micro512<3, NV, Vnni>(A, a.ld, B, G, m, n0, nvalid, a, w, o); break;
+        case 4: w8a8_micro512<4, NV, Vnni>(A, a.ld, B, G, m, n0, nvalid, a, w, o); break;
+        default:
+            for (std::size_t i = 0; i < rem; ++i)
+                w8a8_micro512<1, NV, Vnni>(A + i * a.ld, a.ld, B, G, m + i, n0, nvalid, a, w, o);
+    }
+}
+#endif
+
+#if defined(COMPRESS_X86) && defined(__AVX2__)
+// AVX2 / AVX-VNNI: MR rows × one 16-channel block (two ymm halves).
+template <int MR, bool Vnni>
+inline void w8a8_micro256(const std::int8_t* A, std::size_t lda, const std::uint8_t* B, std::size_t gstride,
+                          std::size_t groups, std::size_t m0, std::size_t n0, std::size_t nvalid,
+                          const q8_activations& a, const w8a8_weights& w, const w8a8_out& o) {
+    __m256i acc[MR][2];
+    for (int i = 0; i < MR; ++i) acc[i][0] = acc[i][1] = _mm256_setzero_si256();
+    [[maybe_unused]] const __m256i ones16 = _mm256_set1_epi16(1);
+    [[maybe_unused]] const __m256i bias128 = _mm256_set1_epi8(static_cast<char>(0x80));
+    for (std::size_t g = 0; g < groups; ++g) {
+        const std::uint8_t* bg = B + g * gstride;
+        __m256i b[2] = {_mm256_load_si256(reinterpret_cast<const __m256i*>(bg)),
+                        _mm256_load_si256(reinterpret_cast<const __m256i*>(bg + 32))};
+        if constexpr (Vnni) {
+#if COMPRESS_HAS_AVXVNNI
+            for (int i = 0; i < MR; ++i) {
+                const __m256i av = _mm256_set1_epi32(load_i32(A + static_cast<std::size_t>(i) * lda + 4 * g));
+                acc[i][0] = _mm256_dpbusd_avx_epi32(acc[i][0], b[0], av);
+                acc[i][1] = _mm256_dpbusd_avx_epi32(acc[i][1], b[1], av);
+            }
+#endif
+        } else {
+            const __m256i s0 = _mm256_xor_si256(b[0], bias128), s1 = _mm256_xor_si256(b[1], bias128);
+            const __m256i u0 = _mm256_abs_epi8(s0), u1 = _mm256_abs_epi8(s1);
+            for (int i = 0; i < MR; ++i) {
+                const __m256i av = _mm256_set1_epi32(load_i32(A + static_cast<std::size_t>(i) * lda + 4 * g));
+                const __m256i p0 = _mm256_maddubs_epi16(u0, _mm256_sign_epi8(av, s0));
+                const __m256i p1 = _mm256_maddubs_epi16(u1, _mm256_sign_epi8(av, s1));
+                acc[i][0] = _mm256_add_epi32(acc[i][0], _mm256_madd_epi16(p0, ones16));
+                acc[i][1] = _mm256_add_epi32(acc[i][1], _mm256_madd_epi16(p1, ones16));
+            }
+        }
+    }
+    for (int i = 0; i < MR; ++i) {
+        alignas(32) std::int32_t t[16];
+        _mm256_store_si256(reinterpret_cast<__m256i*>(t), acc[i][0]);
+        _mm256_store_si256(reinterpret_cast<__m256i*>(t + 8), acc[i][1]);
+        w8a8_store_scalar(t, std::min<std::size_t>(16, nvalid), m0 + static_cast<std::size_t>(i), n0, a, w, o, Vnni);
+    }
+}
+
+template <bool Vnni>
+inline void w8a8_panel256(const q8_activations& a, const w8a8_weights& w, std::size_t p, const w8a8_out& o) {
+    constexpr int MR = 4;
+    const std::size_t nch = w.panel_channels(p), nv = nch / 16;
+    const std::size_t G = w.groups();
+    for (std::size_t b = 0; b < nv; ++b) {
+        const std::uint8_t* B = w.data.data() + w.panel_offset(p) + b * 64;
+        const std::size_t n0 = 64 * p + 16 * b;
+        if (n0 >= w.n) break;
+        const std::size_t nvalid = std::min<std::size_t>(16, w.n - n0);
+        std::size_t m = 0;
+        for (; m + MR <= a.rows; m += MR)
+            w8a8_micro256<MR, Vnni>(a.codes.data() + m * a.ld, a.ld, B, nv * 64, G, m, n0, nvalid, a, w, o);
+        for (; m < a.rows; ++m)
+            w8a8_micro256<1, Vnni>(a.codes.data() + m * a.ld, a.ld, B, nv * 64, G, m, n0, nvalid, a, w, o);
+    }
+}
+#endif
+
+inline void w8a8_panel_scalar(const q8_activations& a, const w8a8_weights& w, std::size_t p, const w8a8_out& o) {
+    const std::size_t nch = w.panel_channels(p), nv = nch / 16;
+    const std::uint8_t* P = w.data.data() + w.panel_offset(p);
+    std::int32_t raw[64];
+    for (std::size_t m = 0; m < a.rows; ++m) {
+        const std::int8_t* ar = a.codes.data() + m * a.ld;
+        for (std::size_t c = 0; c < nch; ++c) raw[c] = 0;
+        for (std::size_t g = 0; g < w.groups(); ++g) {
+            const std::uint8_t* bg = P + g * nv * 64;
+            for (std::size_t c = 0; c < nch; ++c) {
+                const std::uint8_t* bc = bg + (c / 16) * 64 + (c % 16) * 4;
+                std::int32_t s = 0;
+                for (std::size_t j = 0; j < 4; ++j)
+                    s += static_cast<std::int32_t>(ar[4 * g + j]) * (static_cast<std::int32_t>(bc[j]) - 128);
+                raw[c] = wrap_add(raw[c], s);
+            }
+        }
+        const std::size_t n0 = 64 * p;
+        w8a8_store_scalar(raw, std::min<std::size_t>(nch, w.n - n0), m, n0, a, w, o, false);
+    }
+}
+
+/// The W8A8 driver: panels of 64 channels (threads split panels; each output is summed by
+/// one thread in a fixed order, so results do not depend on the thread count).
+template <class Arch = xsimd::default_arch, class Ext = lowbit_ext_default>
+void w8a8_run(const q8_activations& a, const w8a8_weights& w, const w8a8_out& o) {
+    constexpr int_path path = int8_path<Arch, Ext>();
+    const std::size_t P = w.panels();
+    if (a.rows == 0 || w.n == 0) return;
+    COMPRESS_OMP_FOR
+    for (std::ptrdiff_t pi = 0; pi < static_cast<std::ptrdiff_t>(P); ++pi) {
+        const auto p = static_cast<std::size_t>(pi);
+        if constexpr (path == int_path::vnni512 || path == int_path::avx512bw) {
+#if defined(COMPRESS_X86) && defined(__AVX512BW__)
+            constexpr bool vnni = path == int_path::vnni512;
+            switch (w.panel_channels(p) / 16) {
+                case 4: w8a8_panel512<vnni, 4>(a, w, p, o); break;
+                case 3: w8a8_panel512<vnni, 3>(a, w, p, o); break;
+                case 2: w8a8_panel512<vnni, 2>(a, w, p, o); break;
+                default: w8a8_panel512<vnni, 1>(a, w, p, o); break;
+            }
+#endif
+        } else if constexpr (path == int_path::avxvnni || path == int_path::avx2) {
+#if defined(COMPRESS_X86) && defined(__AVX2__)
+            w8a8_panel256<path == int_path::avxvnni>(a, w, p, o);
+#endif
+        } else {
+            w8a8_panel_scalar(a, w, p, o);
+        }
+    }
+}
+
+/// Exact int32 sums C[m, n] = Σ_k qa[m,k] · (qw[n,k] − zw[n]) (row stride ldc).
+template <class Arch = xsimd::default_arch, class Ext = lowbit_ext_default>
+void w8a8_gemm_s32(const q8_activations& a, const w8a8_weights& w, std::int32_t* C, std::size_t ldc) {
+    w8a8_out o;
+    o.acc = C;
+    o.ldc = ldc;
+    w8a8_run<Arch, Ext>(a, w, o);
+}
+
+/// Y[m, n] = sa[m] · sw[n] · C[m, n] + bias[n] (bias may be null; row stride ldy).
+template <class Arch = xsimd::default_arch, class Ext = lowbit_ext_default>
+void w8a8_gemm(const q8_activations& a, const w8a8_weights& w, const float* bias, float* Y, std::size_t ldy) {
+    w8a8_out o;
+    o.y = Y;
+    o.bias = bias;
+    o.ldc = ldy;
+    w8a8_run<Arch, Ext>(a, w, o);
+}
+
+// ======================================================================================
+// Weight-only int8 (and the shared fp32 machinery of weight-only int4)
+// ======================================================================================
+
+/// Group scales of a weight-only layer: scale of (row n, group g) is s[n · row_stride + g]
+/// (row_stride 0: one row of scales shared by every channel, i.e. per-tensor).
+template <class S>
+struct group_scales {
+    const S* s = nullptr;
+    std::size_t group = 0;       ///< G (K for per-channel / per-tensor)
+    std::size_t row_stride = 0;  ///< ceil(K / G) per channel, or 0
+    float at(std::size_t n, std::size_t g) const noexcept { return scale_at(s, n * row_stride + g); }
+};
+
+#if defined(COMPRESS_X86)
+template <class S>
+inline float load_scale_vec(const S* s, std::size_t i) noexcept {
+    return scale_at(s, i);
+}
+#endif
+
+/// Σ over a block of float rows: C[m, n] = Σ_k A[m,k]·Bd[n,k] (B dequantized, row-major, ldb),
+/// register-blocked 4×4 with xsimd, vectorized along k. Used by the weight-only GEMM paths.
+template <class Arch>
+void dot_block_f32(const float* A, std::size_t lda, std::size_t M, const float* Bd, std::size_t ldb, std::size_t N,
+                   std::size_t K, const float* bias, float* Y, std::size_t ldy, std::size_t n_off) {
+    std::size_t kv = 0;
+    if constexpr (!is_scalar_arch_v<Arch>) {
+        using B = xsimd::batch<float, Arch>;
+        constexpr std::size_t W = B::size;
+        kv = K / W * W;
+        std::size_t m = 0;
+        for (; m < M; m += 4) {
+            const std::size_t mr = std::min<std::size_t>(4, M - m);
+            for (std::size_t n = 0; n < N; n += 4) {
+                const std::size_t nr = std::min<std::size_t>(4, N - n);
+                B acc[4][4];
+                for (auto& r : acc)
+                    for (auto& v : r) v = B(0.0f);
+                const float* a[4];
+                const float* b[4];
+                for (std::size_t i = 0; i < 4; ++i) a[i] = A + (m + std::min(i, mr - 1)) * lda;
+                for (std::size_t j = 0; j < 4; ++j) b[j] = Bd + (n + std::min(j, nr - 1)) * ldb;
+                for (std::size_t k = 0; k < kv; k += W) {
+                    B av[4], bv[4];
+                    for (std::size_t i = 0; i < 4; ++i) av[i] = B::load_unaligned(a[i] + k);
+                    for (std::size_t j = 0; j < 4; ++j) bv[j] = B::load_unaligned(b[j] + k);
+                    for (std::size_t i = 0; i < 4; ++i)
+                        for (std::size_t j = 0; j < 4; ++j) acc[i][j] = xsimd::fma(av[i], bv[j], acc[i][j]);
+                }
+                for (std::size_t i = 0; i < mr; ++i) {
+                    for (std::size_t j = 0; j < nr; ++j) {
+                        float s = xsimd::hadd(acc[i][j]);
+                        for (std::size_t k = kv; k < K; ++k) s += a[i][k] * b[j][k];
+                        Y[(m + i) * ldy + n + j] = s + (bias ? bias[n_off + n + j] : 0.0f);
+                    }
+                }
+            }
+        }
+        return;
+    }
+    for (std::size_t m = 0; m < M; ++m) {
+        for (std::size_t n = 0; n < N; ++n) {
+            float s = 0.0f;
+            for (std::size_t k = 0; k < K; ++k) s += A[m * lda + k] * Bd[n * ldb + k];
+            Y[m * ldy + n] = s + (bias ? bias[n_off + n] : 0.0f);
+        }
+    }
+}
+
+/// Decodes row n of int8 codes to fp32 with its group scales: out[k] = s[n, k/G] · q[n, k].
+template <class S>
+inline void dequant_row_s8(const std::int8_t* q, std::size_t K, const group_scales<S>& gs, std::size_t n,
+                           float* out) noexcept {
+    for (std::size_t k0 = 0, g = 0; k0 < K; k0 += gs.group, ++g) {
+        const float s = gs.at(n, g);
+        const std::size_t k1 = std::min(K, k0 + gs.group);
+        for (std::size_t k = k0; k < k1; ++k) out[k] = s * static_cast<float>(q[k]);
+    }
+}
+
+/// GEMV rows: y[n] = Σ_g s[n,g] Σ_{k∈g} q[n,k] x[k] (+ bias), 4 channels at a time.
+template <class Arch, class S>
+void wo_int8_gemv(const float* x, const std::int8_t* w, std::size_t N, std::size_t K, std::size_t ldw,
+                  const group_scales<S>& gs, const float* bias, float* y) {
+    const std::size_t G = gs.group;
+    constexpr int_path path = int8_path<Arch, lowbit_ext_none>();
+    COMPRESS_OMP_FOR
+    for (std::ptrdiff_t ni = 0; ni < static_cast<std::ptrdiff_t>(div_up(N, 4)); ++ni) {
+        const std::size_t n0 = static_cast<std::size_t>(ni) * 4;
+        const std::size_t nr = std::min<std::size_t>(4, N - n0);
+        float tot[4] = {0, 0, 0, 0};
+        std::size_t k0 = 0, g = 0;
+        if constexpr (path == int_path::avx512bw || path == int_path::vnni512) {
+#if defined(COMPRESS_X86) && defined(__AVX512BW__)
+            if (G % 16 == 0) {
+                __m512 t[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+                for (; k0 + G <= K; k0 += G, ++g) {
+                    __m512 ga[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+                    for (std::size_t k = k0; k < k0 + G; k += 16) {
+                        const __m512 xv = _mm512_loadu_ps(x + k);
+                        for (std::size_t r = 0; r < 4; ++r) {
+                            const std::int8_t* wr = w + (n0 + std::min(r, nr - 1)) * ldw + k;
+                            const __m512 wv = _mm512_cvtepi32_ps(
+                                _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(wr))));
+                            ga[r] = _mm512_fmadd_ps(wv, xv, ga[r]);
+                        }
+                    }
+                    for (std::size_t r = 0; r < 4; ++r)
+                        t[r] = _mm512_fmadd_ps(_mm512_set1_ps(gs.at(n0 + std::min(r, nr - 1), g)), ga[r], t[r]);
+                }
+                for (std::size_t r = 0; r < 4; ++r) tot[r] = hsum512(t[r]);
+            }
+#endif
+        } else if constexpr (path == int_path::avx2 || path == int_path::avxvnni) {
+#if defined(COMPRESS_X86) && defined(__AVX2__) && defined(__FMA__)
+            if (G % 8 == 0) {
+                __m256 t[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+                for (; k0 + G <= K; k0 += G, ++g) {
+                    __m256 ga[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+                    for (std::size_t k = k0; k < k0 + G; k += 8) {
+                        const __m256 xv = _mm256_loadu_ps(x + k);
+                        for (std::size_t r = 0; r < 4; ++r) {
+                            const std::int8_t* wr = w + (n0 + std::min(r, nr - 1)) * ldw + k;
+                            const __m256 wv = _mm256_cvtepi32_ps(
+                                _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(wr))));
+                            ga[r] = _mm256_fmadd_ps(wv, xv, ga[r]);
+                        }
+                    }
+                    for (std::size_t r = 0; r < 4; ++r)
+                        t[r] = _mm256_fmadd_ps(_mm256_set1_ps(gs.at(n0 + std::min(r, nr - 1), g)), ga[r], t[r]);
+                }
+                for (std::size_t r = 0; r < 4; ++r) tot[r] = hsum256(t[r]);
+            }
+#endif
+        }
+        // remaining groups (all of them on the scalar path; the partial last group otherwise)
+        for (; k0 < K; k0 += G, ++g) {
+            const std::size_t k1 = std::min(K, k0 + G);
+            for (std::size_t r = 0; r < nr; ++r) {
+                const std::int8_t* wr = w + (n0 + r) * ldw;
+                float s = 0.0f;
+                for (std::size_t k = k0; k < k1; ++k) s += static_cast<float>(wr[k]) * x[k];
+                tot[r] += gs.at(n0 + r, g) * s;
+            }
+        }
+        for (std::size_t r = 0; r < nr; ++r) y[n0 + r] = tot[r] + (bias ? bias[n0 + r] : 0.0f);
+    }
+}
+
+/// Weight-only int8: Y[M, N] = X[M, K] · dequant(W)ᵀ + bias. W: int8 codes [N, K] (ldw),
+/// group scales float or fp16 bits. M < 4 runs the GEMV kernel per row (memory-bound: each
+/// code is read once and dequantized in registers); larger M dequantizes 16 channels at a
+/// time into an fp32 scratch block reused by every row.
+template <class Arch = xsimd::default_arch, class S = float>
+void wo_int8_gemm(const float* X, std::size_t M, std::size_t K, std::size_t ldx, const std::int8_t* W, std::size_t N,
+                  std::size_t ldw, const group_scales<S>& gs, const float* bias, float* Y, std::size_t ldy) {
+    if (M == 0 || N == 0) return;
+    if (M < 4) {
+        for (std::size_t m = 0; m < M; ++m) wo_int8_gemv<Arch>(X + m * ldx, W, N, K, ldw, gs, bias, Y + m * ldy);
+        return;
+    }
+    constexpr std::size_t NB = 16;
+    COMPRESS_OMP_FOR
+    for (std::ptrdiff_t bi = 0; bi < static_cast<std::ptrdiff_t>(div_up(N, NB)); ++bi) {
+        const std::size_t n0 = static_cast<std::size_t>(bi) * NB;
+        const std::size_t nb = std::min(NB, N - n0);
+        aligned_vector<float> buf(nb * K);
+        for (std::size_t j = 0; j < nb; ++j) dequant_row_s8(W + (n0 + j) * ldw, K, gs, n0 + j, buf.data() + j * K);
+        dot_block_f32<Arch>(X, ldx, M, buf.data(), K, nb, K, bias, Y + n0, ldy, n0);
+    }
+}
+
+}  // namespace compress::detail
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
