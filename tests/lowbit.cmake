@@ -1,3 +1,5 @@
 # Low-bit kernels (issue: W8A8 VNNI, weight-only int4/int8, binary XNOR-popcount).
 # Each kernel test is built three times (native / AVX2 / baseline) and also runs the scalar path.
 compress_add_arch_test(test_lowbit_int8 ${CMAKE_CURRENT_LIST_DIR}/test_lowbit_int8.cpp)
+compress_add_arch_test(test_lowbit_int4 ${CMAKE_CURRENT_LIST_DIR}/test_lowbit_int4.cpp)
+compress_add_arch_test(test_lowbit_binary ${CMAKE_CURRENT_LIST_DIR}/test_lowbit_binary.cpp)

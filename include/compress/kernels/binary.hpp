@@ -261,7 +261,8 @@ template <class Arch, class Ext, bool Ternary>
 void bin_tile(const bin_activations& a, const bin_weights& w, std::size_t n0, std::size_t nr, const std::int32_t* nnz,
               const bin_out& o) {
     constexpr int_path path = int8_path<Arch, Ext>();
-    constexpr int MR = 4, NR = 4;
+    [[maybe_unused]] constexpr int MR = 4;
+    constexpr int NR = 4;
     std::size_t m = 0;
     if (nr == NR) {
         if constexpr (path == int_path::vnni512 || path == int_path::avx512bw) {

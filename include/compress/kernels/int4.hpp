@@ -101,18 +101,18 @@ inline void s4_rows_tail(const float* x, const std::uint8_t* w, std::size_t ldw,
 /// GEMV: y[n] = Σ_g s[n,g] Σ_{k∈g} q[n,k] x[k] (+ bias). `xp` is x permuted with s4_permute
 /// for this Arch's chunk (or x itself when the chunk is 0).
 template <class Arch, class S>
-void wo_int4_gemv(const float* x, const float* xp, const std::uint8_t* w, std::size_t N, std::size_t K,
+void wo_int4_gemv(const float* x, [[maybe_unused]] const float* xp, const std::uint8_t* w, std::size_t N, std::size_t K,
                   std::size_t ldw, const group_scales<S>& gs, const float* bias, float* y) {
     constexpr std::size_t C = s4_chunk<Arch>();
     const std::size_t G = gs.group;
-    const bool fast = C != 0 && G % C == 0;
+    [[maybe_unused]] const bool fast = C != 0 && G % C == 0;
     COMPRESS_OMP_FOR
     for (std::ptrdiff_t ni = 0; ni < static_cast<std::ptrdiff_t>(div_up(N, 4)); ++ni) {
         const std::size_t n0 = static_cast<std::size_t>(ni) * 4;
         const std::size_t nr = std::min<std::size_t>(4, N - n0);
         float tot[4] = {0, 0, 0, 0};
         std::size_t k0 = 0;
-        if (fast) {
+        if constexpr (C != 0) if (fast) {
             const std::uint8_t* wr[4];
             for (std::size_t r = 0; r < 4; ++r) wr[r] = w + (n0 + std::min(r, nr - 1)) * ldw;
             std::size_t g = 0;
