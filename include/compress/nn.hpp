@@ -6,7 +6,9 @@
 // The Fashion-MNIST loader is separate (it needs zlib): #include <compress/nn/fashion_mnist.hpp>
 // and link ZLIB::ZLIB.
 
+#include "nn/batch_norm.hpp"
 #include "nn/config.hpp"
+#include "nn/conv.hpp"
 #include "nn/layers.hpp"
 #include "nn/loss.hpp"
 #include "nn/module.hpp"
