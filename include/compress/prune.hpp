@@ -9,3 +9,6 @@
 #include "prune/compute.hpp"
 #include "prune/global.hpp"
 #include "prune/policies.hpp"
+#include "prune/remove.hpp"
+#include "prune/report.hpp"
+#include "prune/schedule.hpp"

@@ -335,18 +335,22 @@ void magnitude_unstructured(const dense_input<T, N>& in, const amount& a, std::u
 template <std::size_t KeepN, std::size_t M, class ScoreAt>
 void select_n_of_m(std::size_t n, ScoreAt&& score_at, std::uint8_t* keep) {
     constexpr std::size_t P = M - KeepN;
-    std::array<std::pair<double, std::size_t>, M> run{};
+    using S = std::decay_t<decltype(score_at(std::size_t(0)))>;
+    S sc[M];
     for (std::size_t base = 0; base < n; base += M) {
+        std::uint8_t* k = keep + base;
         std::size_t pruned = 0;
-        for (std::size_t j = 0; j < M; ++j) pruned += keep[base + j] ? 0 : 1;
+        for (std::size_t j = 0; j < M; ++j) pruned += k[j] ? 0 : 1;
         if (pruned >= P) continue;
-        std::size_t c = 0;
-        for (std::size_t j = 0; j < M; ++j) {
-            if (keep[base + j]) run[c++] = {static_cast<double>(score_at(base + j)), j};
+        for (std::size_t j = 0; j < M; ++j) sc[j] = score_at(base + j);
+        for (std::size_t r = pruned; r < P; ++r) {
+            // The lowest (score, index) still kept; strict < keeps the lower index on ties.
+            std::size_t best = M;
+            for (std::size_t j = 0; j < M; ++j) {
+                if (k[j] && (best == M || sc[j] < sc[best])) best = j;
+            }
+            k[best] = 0;
         }
-        const std::size_t more = P - pruned;
-        std::partial_sort(run.begin(), run.begin() + static_cast<std::ptrdiff_t>(more), run.begin() + static_cast<std::ptrdiff_t>(c));
-        for (std::size_t j = 0; j < more; ++j) keep[base + run[j].second] = 0;
     }
 }
 
@@ -434,6 +438,49 @@ void compute_flags(const dense_input<T, N>& in, const amount& a, const Ctx& ctx,
     }
 }
 
+/// Group scores (one per weight when unstructured) of a criterion x grouping, higher = more
+/// important; used by dynamic pruning. n_of_m has no group scores.
+template <class Criterion, class Grouping, class T, std::size_t N, class Ctx>
+std::vector<double> group_scores(const dense_input<T, N>& in, const Ctx& ctx, const std::string& where_) {
+    static_assert(!is_n_of_m<Grouping>::value, "n_of_m has no group scores");
+    if constexpr (std::is_same_v<Grouping, unstructured>) {
+        std::vector<double> sc(in.size);
+        if constexpr (std::is_same_v<Criterion, random>) {
+            for (std::size_t i = 0; i < in.size; ++i) sc[i] = random_score(ctx.seed, i);
+        } else {
+            with_element_scores<Criterion>(in, ctx, where_, [&](auto score_at) {
+                for (std::size_t i = 0; i < in.size; ++i) sc[i] = static_cast<double>(score_at(i));
+            });
+        }
+        return sc;
+    } else {
+        const std::size_t G = group_count<Grouping>(in.shape);
+        if constexpr (std::is_same_v<Criterion, random>) {
+            std::vector<double> sc(G);
+            for (std::size_t g = 0; g < G; ++g) sc[g] = random_score(ctx.seed, g);
+            return sc;
+        } else if constexpr (is_activation_criterion_v<Criterion>) {
+            return activation_group_scores<Criterion, Grouping>(G, ctx, where_);
+        } else {
+            std::vector<double> sc;
+            with_element_scores<Criterion>(in, ctx, where_, [&](auto score_at) {
+                sc = group_norms<Grouping, typename Grouping::norm>(in.shape, score_at);
+            });
+            return sc;
+        }
+    }
+}
+
+/// out[i] &= gkeep[group of i].
+template <class Grouping, std::size_t N>
+void expand_groups(const std::array<std::size_t, N>& shape, const std::vector<std::uint8_t>& gkeep, std::uint8_t* out) {
+    if constexpr (std::is_same_v<Grouping, unstructured>) {
+        for (std::size_t i = 0; i < gkeep.size(); ++i) out[i] = static_cast<std::uint8_t>(out[i] & gkeep[i]);
+    } else {
+        visit_groups<Grouping>(shape, [&](std::size_t i, std::size_t g) { out[i] = static_cast<std::uint8_t>(out[i] & gkeep[g]); });
+    }
+}
+
 template <class Criterion, class Grouping, class E, class TC, std::size_t NC>
 auto compute_mask_impl(const E& w, const amount& a, const prune_context<TC, NC>& ctx) {
     constexpr std::size_t N = static_rank<E>();
@@ -460,6 +507,22 @@ auto compute_mask_impl(const E& w, const amount& a, const prune_context<TC, NC>&
     }
     compute_flags<Criterion, Grouping>(in, a, ctx, ctx.previous == nullptr, m.data(), where_);
     return m;
+}
+
+/// Zeroes the pruned entries of w: a branchless select on contiguous row-major containers
+/// (the branchy loop mispredicts on random masks), mask::apply otherwise.
+template <class C, std::size_t N>
+void apply_mask_fast(C& w, const mask<N>& m) {
+    using T = std::decay_t<typename C::value_type>;
+    if constexpr (xt::has_data_interface<C>::value) {
+        if (w.layout() == xt::layout_type::row_major && w.is_contiguous() && to_array<N>(w.shape()) == m.shape()) {
+            T* p = w.data();
+            const std::uint8_t* f = m.data();
+            for (std::size_t i = 0, n = m.size(); i < n; ++i) p[i] = f[i] ? p[i] : T(0);
+            return;
+        }
+    }
+    m.apply(w);
 }
 
 }  // namespace detail
@@ -489,21 +552,21 @@ mask<detail::static_rank<E>()> compute_mask(const xt::xexpression<E>& w) {
 template <class Criterion, class Grouping = unstructured, class C, class TC, std::size_t NC>
 mask<detail::static_rank<C>()> prune(C& w, const amount& a, const prune_context<TC, NC>& ctx) {
     auto m = compute_mask<Criterion, Grouping>(w, a, ctx);
-    m.apply(w);
+    detail::apply_mask_fast(w, m);
     return m;
 }
 
 template <class Criterion, class Grouping = unstructured, class C>
 mask<detail::static_rank<C>()> prune(C& w, const amount& a) {
     auto m = compute_mask<Criterion, Grouping>(w, a);
-    m.apply(w);
+    detail::apply_mask_fast(w, m);
     return m;
 }
 
 template <class Criterion, class Grouping, class C, std::enable_if_t<detail::is_n_of_m<Grouping>::value, int> = 0>
 mask<detail::static_rank<C>()> prune(C& w) {
     auto m = compute_mask<Criterion, Grouping>(w);
-    m.apply(w);
+    detail::apply_mask_fast(w, m);
     return m;
 }
 

@@ -100,15 +100,26 @@ inline void check_threshold(const amount& a, const std::string& what) {
     }
 }
 
+/// A run of keep flags ranked together with other segments (global pruning); the tie-break
+/// index of entry i of segment s is offset(s) + i, the position in the concatenation.
+struct flag_segment {
+    std::size_t size = 0;
+    std::uint8_t* keep = nullptr;
+};
+
 template <class Count, class Key, class KeyAt>
-void prune_smallest_impl(std::size_t n, KeyAt& key_at, unsigned key_bits, std::size_t k, bool all_candidates,
-                         std::uint8_t* keep) {
+void prune_smallest_impl(const std::vector<flag_segment>& segs, KeyAt& key_at, unsigned key_bits, std::size_t k,
+                         bool all_candidates) {
     const unsigned shift = key_bits > 16 ? key_bits - 16 : 0;
     std::vector<Count> hist(std::size_t(1) << 16, Count(0));
-    if (all_candidates) {
-        for (std::size_t i = 0; i < n; ++i) ++hist[static_cast<std::size_t>(key_at(i) >> shift) & 0xffffu];
-    } else {
-        for (std::size_t i = 0; i < n; ++i) hist[static_cast<std::size_t>(key_at(i) >> shift) & 0xffffu] += keep[i];
+    for (std::size_t s = 0; s < segs.size(); ++s) {
+        const std::size_t n = segs[s].size;
+        const std::uint8_t* keep = segs[s].keep;
+        if (all_candidates) {
+            for (std::size_t i = 0; i < n; ++i) ++hist[static_cast<std::size_t>(key_at(s, i) >> shift) & 0xffffu];
+        } else {
+            for (std::size_t i = 0; i < n; ++i) hist[static_cast<std::size_t>(key_at(s, i) >> shift) & 0xffffu] += keep[i];
+        }
     }
     std::size_t below = 0, bucket = 0;
     for (; bucket < hist.size(); ++bucket) {
@@ -116,43 +127,68 @@ void prune_smallest_impl(std::size_t n, KeyAt& key_at, unsigned key_bits, std::s
         below += hist[bucket];
     }
     const std::size_t rank = k - below;  // 1 .. hist[bucket]
-    std::vector<std::pair<Key, std::size_t>> cand;
+    // (key, segment, index) of the bucket's candidates; lexicographic order = (key, position).
+    struct cand_t {
+        Key key;
+        std::size_t seg, idx;
+        bool operator<(const cand_t& o) const noexcept {
+            return key < o.key || (key == o.key && (seg < o.seg || (seg == o.seg && idx < o.idx)));
+        }
+    };
+    std::vector<cand_t> cand;
     cand.reserve(hist[bucket]);
     const Key lo = static_cast<Key>(static_cast<Key>(bucket) << shift);
     const Key span = static_cast<Key>((Key(1) << shift) - 1);
-    for (std::size_t i = 0; i < n; ++i) {
-        const Key key = key_at(i);
-        if (static_cast<Key>(key - lo) <= span && keep[i]) cand.emplace_back(key, i);
+    for (std::size_t s = 0; s < segs.size(); ++s) {
+        const std::size_t n = segs[s].size;
+        const std::uint8_t* keep = segs[s].keep;
+        for (std::size_t i = 0; i < n; ++i) {
+            const Key key = key_at(s, i);
+            if (static_cast<Key>(key - lo) <= span && keep[i]) cand.push_back({key, s, i});
+        }
     }
     std::nth_element(cand.begin(), cand.begin() + static_cast<std::ptrdiff_t>(rank - 1), cand.end());
-    const Key tk = cand[rank - 1].first;
-    const std::size_t ti = cand[rank - 1].second;
+    const cand_t th = cand[rank - 1];
     // Everything below the threshold key goes (a vectorizable pass)...
-    for (std::size_t i = 0; i < n; ++i) {
-        keep[i] = static_cast<std::uint8_t>(keep[i] & static_cast<std::uint8_t>(key_at(i) >= tk));
+    for (std::size_t s = 0; s < segs.size(); ++s) {
+        const std::size_t n = segs[s].size;
+        std::uint8_t* keep = segs[s].keep;
+        for (std::size_t i = 0; i < n; ++i) {
+            keep[i] = static_cast<std::uint8_t>(keep[i] & static_cast<std::uint8_t>(key_at(s, i) >= th.key));
+        }
     }
-    // ... and the threshold key's ties up to index ti (all of them are in the bucket).
+    // ... and the threshold key's ties up to the threshold position (all of them are in the bucket).
     for (const auto& c : cand) {
-        if (c.first == tk && c.second <= ti) keep[c.second] = 0;
+        if (c.key == th.key && !(th < c)) segs[c.seg].keep[c.idx] = 0;
     }
 }
 
-/// Prunes the k entries with the smallest (key, index) among the candidates (keep[i] == 1);
-/// entries with keep[i] == 0 stay 0. `candidates` is the number of ones in keep, k <= candidates.
-/// Keys must use only their low `key_bits` bits.
+/// Prunes the k entries with the smallest (key, position) among the candidates (keep == 1)
+/// of all segments; entries with keep == 0 stay 0. `candidates` is the number of ones,
+/// k <= candidates. key_at(segment, index) returns keys using only their low `key_bits` bits.
 template <class Key, class KeyAt>
-void prune_smallest(std::size_t n, KeyAt&& key_at, unsigned key_bits, std::size_t k, std::size_t candidates,
-                    std::uint8_t* keep) {
+void prune_smallest(const std::vector<flag_segment>& segs, KeyAt&& key_at, unsigned key_bits, std::size_t k,
+                    std::size_t candidates) {
+    std::size_t n = 0;
+    for (const auto& sg : segs) n += sg.size;
     if (k == 0 || n == 0) return;
     if (k >= candidates) {
-        std::fill(keep, keep + n, std::uint8_t(0));
+        for (const auto& sg : segs) std::fill(sg.keep, sg.keep + sg.size, std::uint8_t(0));
         return;
     }
     if (n <= std::numeric_limits<std::uint32_t>::max()) {
-        prune_smallest_impl<std::uint32_t, Key>(n, key_at, key_bits, k, candidates == n, keep);
+        prune_smallest_impl<std::uint32_t, Key>(segs, key_at, key_bits, k, candidates == n);
     } else {
-        prune_smallest_impl<std::uint64_t, Key>(n, key_at, key_bits, k, candidates == n, keep);
+        prune_smallest_impl<std::uint64_t, Key>(segs, key_at, key_bits, k, candidates == n);
     }
+}
+
+/// One tensor: key_at(index).
+template <class Key, class KeyAt>
+void prune_smallest(std::size_t n, KeyAt&& key_at, unsigned key_bits, std::size_t k, std::size_t candidates,
+                    std::uint8_t* keep) {
+    const std::vector<flag_segment> segs{flag_segment{n, keep}};
+    prune_smallest<Key>(segs, [&key_at](std::size_t, std::size_t i) { return key_at(i); }, key_bits, k, candidates);
 }
 
 /// Number of nonzero flags.
