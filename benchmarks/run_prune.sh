@@ -7,15 +7,17 @@ build=${1:-build-bench}
 cd "$(dirname "$0")/.."
 reps=${PRUNE_BENCH_REPS:-5}
 tmp=$(mktemp -d)
+load=$(cut -d' ' -f1-3 /proc/loadavg)
 trap 'rm -rf "$tmp"' EXIT
 flock /tmp/compress-bench.lock "$build/benchmarks/bench_prune" --benchmark_repetitions="$reps" \
     --benchmark_format=json --benchmark_out="$tmp/cpp.json" --benchmark_out_format=json >/dev/null
 OMP_WAIT_POLICY=PASSIVE OMP_NUM_THREADS=1 flock /tmp/compress-bench.lock /usr/bin/python3 benchmarks/prune_torch.py "${PRUNE_TORCH_REPS:-3}" > "$tmp/torch.json"
-/usr/bin/python3 - "$tmp/cpp.json" "$tmp/torch.json" "$reps" > "$tmp/section.md" <<'PY'
+/usr/bin/python3 - "$tmp/cpp.json" "$tmp/torch.json" "$reps" "$load" > "$tmp/section.md" <<'PY'
 import json, statistics, sys
 cpp = json.load(open(sys.argv[1]))
 torch = json.load(open(sys.argv[2]))
 reps = sys.argv[3]
+load = sys.argv[4]
 runs = {}
 for b in cpp["benchmarks"]:
     if b.get("run_type") != "iteration":
@@ -31,7 +33,8 @@ print("## Pruning (`prune.hpp`) vs `torch.nn.utils.prune`\n")
 print("4096 x 4096 float32 weight, one thread. compress: `prune<...>(w, amount)` (mask + in-place zeroing),")
 print(f"min / median of {reps} Google Benchmark repetitions; PyTorch {torch['torch_version']}: the `torch.nn.utils.prune`")
 print(f"call on a fresh `nn.Linear`, `torch.set_num_threads(1)`, min / median of {torch['l1_unstructured_90']['reps']} runs.")
-print(f"Machine: {ctx.get('num_cpus')} CPUs at {ctx.get('mhz_per_cpu')} MHz; {ctx.get('date')}.\n")
+print(f"Machine: {ctx.get('num_cpus')} CPUs at {ctx.get('mhz_per_cpu')} MHz; {ctx.get('date')}; "
+      f"load average at the start {load} (other builds share the machine: both sides slow down).\n")
 print("| operation | compress min / median (ms) | PyTorch min / median (ms) | speed-up (min / median) | target |")
 print("|---|---:|---:|---:|---:|")
 pairs = [("l1_unstructured 90% (`magnitude`, `unstructured`)", "l1_unstructured_90", "≥ 50×"),
