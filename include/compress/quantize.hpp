@@ -11,3 +11,4 @@
 #include "quantize/kernels.hpp"
 #include "quantize/observers.hpp"
 #include "quantize/quantizer.hpp"
+#include "quantize/analysis.hpp"
