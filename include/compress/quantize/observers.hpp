@@ -31,8 +31,8 @@ namespace compress {
 
 namespace detail {
 
-/// A signed histogram over [-R, R] with 2·half_bins equal bins, growing by doubling R
-/// (merging bin pairs, exact) when wider values arrive. Used by the histogram-based observers.
+/// A signed histogram over [-R, R] with 2·half_bins equal bins, R a power of two above the
+/// largest |x| seen, growing by doubling R (merging bin pairs, exact) when wider values arrive. Used by the histogram-based observers.
 class range_histogram {
 public:
     static constexpr std::size_t half_bins = 2048;
@@ -47,12 +47,16 @@ public:
         }
         if (amax > 0.0f) {
             if (range_ == 0.0) {
-                range_ = static_cast<double>(amax);
+                // the smallest power of two above amax: bin edges are then exact binary
+                // fractions, and doubling merges bins exactly
+                int e = 0;
+                std::frexp(static_cast<double>(amax), &e);
+                range_ = std::ldexp(1.0, e);
                 counts_.assign(2 * half_bins, 0);
                 counts_[half_bins] += pending_zeros_;
                 pending_zeros_ = 0;
             }
-            while (range_ < static_cast<double>(amax)) grow();
+            while (range_ <= static_cast<double>(amax)) grow();
         }
         total_ += n;
         if (range_ == 0.0) {
@@ -462,7 +466,7 @@ public:
     static const char* name() noexcept { return "mse_search"; }
 
     /// Throws value_error unless steps >= 1 and 0 < min_ratio <= 1.
-    explicit mse_search(int steps = 100, float min_ratio = 0.2f) : steps_(steps), min_ratio_(min_ratio) {
+    explicit mse_search(int steps = 100, float min_ratio = 0.05f) : steps_(steps), min_ratio_(min_ratio) {
         if (steps < 1) throw value_error("mse_search: steps must be >= 1, got " + std::to_string(steps));
         if (!(min_ratio > 0.0f && min_ratio <= 1.0f)) {
             throw value_error("mse_search: min_ratio must be in (0, 1], got " + std::to_string(min_ratio));

@@ -1,0 +1,12 @@
+# Failtests of quantize.hpp: each misuse must fail to compile with its static_assert message.
+set(_q ${CMAKE_CURRENT_LIST_DIR})
+compress_add_failtest(quantize_affine_binary ${_q}/quantize_affine_binary.cpp "affine mapping needs an integer format")
+compress_add_failtest(quantize_per_group_zero ${_q}/quantize_per_group_zero.cpp "per_group<G> needs a group size G > 0")
+compress_add_failtest(quantize_pow2_bits ${_q}/quantize_pow2_bits.cpp "pow2<Bits> needs 2 <= Bits <= 8")
+compress_add_failtest(quantize_per_channel_negative ${_q}/quantize_per_channel_negative.cpp "per_channel<Axis> needs Axis >= 0")
+compress_add_failtest(quantize_fp16_per_channel ${_q}/quantize_fp16_per_channel.cpp "fp16 and bf16 are plain casts without a scale")
+compress_add_failtest(quantize_scale_format ${_q}/quantize_scale_format.cpp "scales are stored as float or fp16")
+compress_add_failtest(quantize_stochastic_float ${_q}/quantize_stochastic_float.cpp "stochastic rounding is for integer and pow2 formats")
+compress_add_failtest(quantize_kl_float ${_q}/quantize_kl_float.cpp "histogram_kl needs an integer format")
+compress_add_failtest(quantize_observe_binary ${_q}/quantize_observe_binary.cpp "they have no calibration")
+compress_add_failtest(quantize_wrong_format_kind ${_q}/quantize_wrong_format_kind.cpp "the Format must be a number format")

@@ -1,0 +1,10 @@
+// Misuse: negative channel axis (the policy's own static_assert; only the light policies header is needed)
+#include <compress/quantize/policies.hpp>
+int main() {
+#ifdef COMPRESS_FAILTEST_OK
+    compress::per_channel<0> g; (void)g;
+#else
+    compress::per_channel<-1> g; (void)g;
+#endif
+    return 0;
+}

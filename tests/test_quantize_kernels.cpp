@@ -1,0 +1,84 @@
+// The SIMD quantize loops give the same results as the scalar path (built for AVX-512, AVX2
+// and the SSE2 baseline; each build also runs compress::scalar_arch explicitly).
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <limits>
+#include <random>
+#include <vector>
+
+#include <compress/quantize.hpp>
+
+using namespace compress;
+
+TEST_CASE("span_minmax: SIMD equals scalar, non-finite values detected anywhere", "[quantize][kernels]") {
+    INFO("arch build " << COMPRESS_TEST_ARCH);
+    std::mt19937 rng(1);
+    std::normal_distribution<float> nd(0.0f, 2.0f);
+    for (std::size_t n : {0u, 1u, 7u, 15u, 16u, 17u, 31u, 32u, 33u, 100u, 1000u}) {
+        std::vector<float> x(n);
+        for (auto& v : x) v = nd(rng);
+        float lo1 = std::numeric_limits<float>::infinity(), hi1 = -lo1, lo2 = lo1, hi2 = hi1;
+        CHECK(detail::span_minmax<>(x.data(), n, lo1, hi1));
+        CHECK(detail::span_minmax<scalar_arch>(x.data(), n, lo2, hi2));
+        CHECK(lo1 == lo2);
+        CHECK(hi1 == hi2);
+        for (std::size_t k = 0; k < n; k += 1 + n / 5) {
+            auto y = x;
+            y[k] = (k % 2) ? std::numeric_limits<float>::quiet_NaN() : -std::numeric_limits<float>::infinity();
+            float a = 0, b = 0;
+            CHECK_FALSE(detail::span_minmax<>(y.data(), n, a, b));
+            CHECK_FALSE(detail::span_minmax<scalar_arch>(y.data(), n, a, b));
+        }
+    }
+}
+
+TEST_CASE("span_encode_nearest: SIMD equals scalar, ties to even, clamping", "[quantize][kernels]") {
+    std::vector<float> x;
+    for (int k = -600; k <= 600; ++k) x.push_back(0.5f * static_cast<float>(k) * 0.25f);  // exact ties at inv = 4
+    x.push_back(1e30f);
+    x.push_back(-1e30f);
+    std::vector<std::int32_t> a(x.size()), b(x.size());
+    for (int zp : {0, -3, 100}) {
+        const float lo = static_cast<float>(-128 - zp), hi = static_cast<float>(127 - zp);
+        detail::span_encode_nearest<>(x.data(), x.size(), 4.0f, lo, hi, zp, a.data());
+        detail::span_encode_nearest<scalar_arch>(x.data(), x.size(), 4.0f, lo, hi, zp, b.data());
+        CHECK(a == b);
+        for (std::size_t i = 0; i < x.size(); ++i) {
+            const double v = std::min<double>(std::max<double>(std::nearbyint(x[i] * 4.0), lo), hi) + zp;
+            CHECK(a[i] == static_cast<std::int32_t>(v));
+        }
+    }
+    // ties to even: 0.5 -> 0, 1.5 -> 2, 2.5 -> 2, -0.5 -> 0, -1.5 -> -2
+    const float t[5] = {0.125f, 0.375f, 0.625f, -0.125f, -0.375f};
+    std::int32_t o[5];
+    detail::span_encode_nearest<>(t, 5, 4.0f, -128.0f, 127.0f, 0, o);
+    CHECK(o[0] == 0);
+    CHECK(o[1] == 2);
+    CHECK(o[2] == 2);
+    CHECK(o[3] == 0);
+    CHECK(o[4] == -2);
+}
+
+TEST_CASE("quantize with the default arch equals quantize with scalar_arch", "[quantize][kernels]") {
+    xt::xtensor<float, 2> w = xt::xtensor<float, 2>::from_shape({13, 101});
+    std::mt19937 rng(2);
+    std::normal_distribution<float> nd(0.0f, 1.0f);
+    for (auto& v : w) v = nd(rng);
+    {
+        const quantizer<int8, symmetric, per_channel<0>> q;
+        CHECK(q.quantize(w) == q.quantize<scalar_arch>(w));
+    }
+    {
+        const quantizer<uint8, affine, per_tensor> q;
+        CHECK(q.quantize(w) == q.quantize<scalar_arch>(w));
+    }
+    {
+        const quantizer<int4, symmetric, per_group<32>, minmax, nearest_even, fp16> q;
+        CHECK(q.quantize(w) == q.quantize<scalar_arch>(w));
+    }
+    {
+        const quantizer<int2, affine, per_group<16>> q;
+        CHECK(q.quantize(w) == q.quantize<scalar_arch>(w));
+    }
+}
