@@ -4,5 +4,6 @@
 #include "core/error.hpp"
 #include "core/mask.hpp"
 #include "prune.hpp"
+#include "quantize.hpp"
 #include "io.hpp"
 #include "nn.hpp"
