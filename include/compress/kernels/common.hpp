@@ -39,6 +39,43 @@ COMPRESS_ALWAYS_INLINE void unroll(F&& f) {
     unroll_impl(f, std::make_index_sequence<N>{});
 }
 
+/// A one-lane stand-in for xsimd::batch<float, Arch> on compress::scalar_arch, so that kernels
+/// can be written once over `vec_t<Arch>`.
+struct scalar_float_vec {
+    static constexpr std::size_t size = 1;
+    float v;
+    scalar_float_vec() = default;
+    explicit scalar_float_vec(float x) : v(x) {}
+    static scalar_float_vec load_aligned(const float* p) { return scalar_float_vec(*p); }
+    static scalar_float_vec load_unaligned(const float* p) { return scalar_float_vec(*p); }
+    void store_aligned(float* p) const { *p = v; }
+    void store_unaligned(float* p) const { *p = v; }
+    friend scalar_float_vec operator+(scalar_float_vec a, scalar_float_vec b) { return scalar_float_vec(a.v + b.v); }
+    friend scalar_float_vec operator*(scalar_float_vec a, scalar_float_vec b) { return scalar_float_vec(a.v * b.v); }
+};
+
+template <class Arch, class = void>
+struct vec_of {
+    using type = xsimd::batch<float, Arch>;
+};
+template <class Arch>
+struct vec_of<Arch, std::enable_if_t<is_scalar_arch_v<Arch>>> {
+    using type = scalar_float_vec;
+};
+/// xsimd::batch<float, Arch>, or scalar_float_vec for scalar_arch.
+template <class Arch>
+using vec_t = typename vec_of<Arch>::type;
+
+/// a * b + c (a fused FMA where the architecture has one).
+template <class V>
+COMPRESS_ALWAYS_INLINE V vfma(const V& a, const V& b, const V& c) {
+    if constexpr (std::is_same_v<V, scalar_float_vec>) {
+        return scalar_float_vec(a.v * b.v + c.v);
+    } else {
+        return xsimd::fma(a, b, c);
+    }
+}
+
 /// Number of SIMD registers of an xsimd architecture (x86: 32 with AVX-512, else 16).
 template <class Arch>
 constexpr std::size_t simd_registers() noexcept {

@@ -26,6 +26,7 @@
 // per thread, each running the serial algorithm with its own packing buffers.
 
 #include <algorithm>
+#include <array>
 #include <cstddef>
 #include <cstring>
 #include <type_traits>
@@ -192,8 +193,9 @@ inline void sgemm_pack_b(bool trans_b, const float* B, std::size_t ldb, std::siz
 
 // ------------------------------------------------------------------------------ micro-kernels
 
-/// C[MR x NR] (ldc) = alpha * sum_k a[k*MR+i] b[k*NR+j] + beta * C; beta == 0 does not read C.
-template <class Arch, std::size_t MR, std::size_t NRV>
+/// C[MR x NR] (ldc) = alpha * sum_k a[k*AS+i] b[k*NR+j] + beta * C; beta == 0 does not read C.
+/// MR <= AS rows of a packed A panel of stride AS (fewer rows at the bottom edge of C).
+template <class Arch, std::size_t MR, std::size_t NRV, std::size_t AS = MR>
 inline void sgemm_micro(std::size_t kc, const float* COMPRESS_RESTRICT a, const float* COMPRESS_RESTRICT b,
                         float* c, std::size_t ldc, float alpha, float beta) {
     if constexpr (is_scalar_arch_v<Arch>) {
@@ -201,7 +203,7 @@ inline void sgemm_micro(std::size_t kc, const float* COMPRESS_RESTRICT a, const 
         float acc[MR][NR] = {};
         for (std::size_t k = 0; k < kc; ++k) {
             for (std::size_t i = 0; i < MR; ++i) {
-                const float ai = a[k * MR + i];
+                const float ai = a[k * AS + i];
                 for (std::size_t j = 0; j < NR; ++j) acc[i][j] += ai * b[k * NR + j];
             }
         }
@@ -224,7 +226,7 @@ inline void sgemm_micro(std::size_t kc, const float* COMPRESS_RESTRICT a, const 
                 const batch ai(a[i]);
                 unroll<NRV>([&](auto v) { acc[i][v] = xsimd::fma(ai, bv[v], acc[i][v]); });
             });
-            a += MR;
+            a += AS;
             b += NR;
         }
         const batch va(alpha);
@@ -251,6 +253,17 @@ inline void sgemm_micro(std::size_t kc, const float* COMPRESS_RESTRICT a, const 
     }
 }
 
+/// The micro-kernel for `rows` (1..MR) rows of an A panel of stride MR.
+template <class Arch, std::size_t MR, std::size_t NRV>
+struct sgemm_micro_table {
+    using fn = void (*)(std::size_t, const float*, const float*, float*, std::size_t, float, float);
+    template <std::size_t... R>
+    static constexpr std::array<fn, MR> make(std::index_sequence<R...>) {
+        return {{&sgemm_micro<Arch, R + 1, NRV, MR>...}};
+    }
+    static constexpr std::array<fn, MR> table = make(std::make_index_sequence<MR>{});
+};
+
 /// C = beta * C over an M x N block (beta == 0 writes zeros without reading).
 inline void sgemm_scale_c(std::size_t M, std::size_t N, float beta, float* C, std::size_t ldc) {
     if (beta == 1.0f) return;
@@ -276,6 +289,7 @@ void sgemm_serial(bool trans_a, bool trans_b, std::size_t m0, std::size_t m1, st
     float* bp = thread_scratch<float, 0>(kc_max * std::min(NC, (N + NR - 1) / NR * NR));
     float* ap = thread_scratch<float, 1>(kc_max * std::min(MC, (M + MR - 1) / MR * MR));
     alignas(64) float edge[MR * NR];
+    constexpr auto& micro = sgemm_micro_table<Arch, MR, cfg::nrv>::table;
 
     for (std::size_t jc = n0; jc < n1; jc += NC) {
         const std::size_t nc = std::min(NC, n1 - jc);
@@ -297,8 +311,10 @@ void sgemm_serial(bool trans_a, bool trans_b, std::size_t m0, std::size_t m1, st
                         float* c = C + (ic + ir) * ldc + jc + jr;
                         if (mr == MR && nr == NR) {
                             sgemm_micro<Arch, MR, cfg::nrv>(kc, ap + ir * kc, bp + jr * kc, c, ldc, alpha, beta_eff);
+                        } else if (nr == NR) {
+                            micro[mr - 1](kc, ap + ir * kc, bp + jr * kc, c, ldc, alpha, beta_eff);
                         } else {
-                            sgemm_micro<Arch, MR, cfg::nrv>(kc, ap + ir * kc, bp + jr * kc, edge, NR, 1.0f, 0.0f);
+                            micro[mr - 1](kc, ap + ir * kc, bp + jr * kc, edge, NR, 1.0f, 0.0f);
                             for (std::size_t i = 0; i < mr; ++i) {
                                 float* ci = c + i * ldc;
                                 const float* e = edge + i * NR;

@@ -1,0 +1,200 @@
+// Sparse formats: construction from dense tensors and masks, storage layout (hand-computed),
+// bytes(), nnz(), to_dense() round trips, and every error promised in docs/sparse.md.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <vector>
+
+#include <xtensor/xarray.hpp>
+
+#include <compress/sparse.hpp>
+
+#include "sparse_test_util.hpp"
+
+using namespace compress;
+using Catch::Matchers::Contains;
+using bsr22 = bsr<float, 2, 2>;
+using nm24 = n_of_m_matrix<float, 2, 4>;
+
+TEST_CASE("csr stores the nonzeros row by row", "[sparse][csr]") {
+    const xt::xtensor<float, 2> w = {{0, 2, 0}, {0, 0, 0}, {3, 0, 4}};
+    const auto s = csr<float>::from_dense(w);
+    CHECK(s.rows() == 3);
+    CHECK(s.cols() == 3);
+    CHECK(s.nnz() == 3);
+    CHECK(s.values() == std::vector<float>{2, 3, 4});
+    CHECK(s.row_ptr() == std::vector<std::uint32_t>{0, 1, 1, 3});
+    CHECK(s.col(0) == 1);
+    CHECK(s.col(1) == 0);
+    CHECK(s.col(2) == 2);
+    CHECK(s.index_width() == 1);
+    // 3 values * 4 B + 3 indices * 1 B + 4 row pointers * 4 B
+    CHECK(s.bytes() == 31);
+    CHECK(s.density() == Approx(3.0 / 9.0));
+    CHECK(s.sparsity() == Approx(6.0 / 9.0));
+    CHECK((s.to_dense() == w));
+}
+
+TEST_CASE("csr with a mask stores exactly the kept entries", "[sparse][csr]") {
+    const xt::xtensor<float, 2> w = {{1, 0, 5}, {2, 3, 0}};
+    const auto m = mask<2>::from_flags(xt::xtensor<int, 2>{{1, 1, 0}, {0, 1, 0}});
+    const auto s = csr<float>::from_dense(w, m);
+    CHECK(s.nnz() == 3);  // the kept zero at (0, 1) is an explicit zero; 5 and 2 are dropped
+    CHECK(s.values() == std::vector<float>{1, 0, 3});
+    CHECK((s.to_dense() == xt::xtensor<float, 2>{{1, 0, 0}, {0, 3, 0}}));
+    const mask<2> wrong({3, 2});
+    CHECK_THROWS_AS(csr<float>::from_dense(w, wrong, "fc.weight"), shape_error);
+    CHECK_THROWS_WITH(csr<float>::from_dense(w, wrong, "fc.weight"),
+                      "shape error: csr::from_dense: mask of shape [3, 2] does not fit tensor 'fc.weight' of shape [2, 3]");
+}
+
+TEST_CASE("csr picks the narrowest column index type", "[sparse][csr]") {
+    CHECK(csr<float>::from_dense(xt::ones<float>({1, 256})).index_width() == 1);
+    CHECK(csr<float>::from_dense(xt::ones<float>({1, 257})).index_width() == 2);
+    CHECK(csr<float>::from_dense(xt::ones<float>({1, 65536})).index_width() == 2);
+    const auto wide = csr<float>::from_dense(xt::ones<float>({1, 65537}));
+    CHECK(wide.index_width() == 4);
+    CHECK(wide.col(65536) == 65536);
+    CHECK(wide.bytes() == 65537 * 4 + 65537 * 4 + 2 * 4);
+}
+
+TEST_CASE("csr rejects bad dense input", "[sparse][csr]") {
+    CHECK_THROWS_AS(csr<float>::from_dense(xt::xarray<float>::from_shape({2, 2, 2})), shape_error);
+    CHECK_THROWS_WITH(csr<float>::from_dense(xt::xarray<float>::from_shape({4}), "b"),
+                      "shape error: csr::from_dense: tensor 'b' must be a 2-d weight [out, in], got shape [4]");
+    xt::xtensor<float, 2> w = xt::zeros<float>({2, 2});
+    w(1, 0) = std::numeric_limits<float>::quiet_NaN();
+    CHECK_THROWS_AS(csr<float>::from_dense(w), value_error);
+    CHECK_THROWS_WITH(csr<float>::from_dense(w, "fc"), "value error: tensor 'fc' has a non-finite value (NaN) at (1, 0)");
+}
+
+TEST_CASE("csr::from_parts validates hostile arrays", "[sparse][csr]") {
+    const auto ok = csr<float>::from_parts(2, 3, {0, 1, 3}, {2, 0, 1}, {1.f, 2.f, 3.f});
+    CHECK((ok.to_dense() == xt::xtensor<float, 2>{{0, 0, 1}, {2, 3, 0}}));
+    CHECK_THROWS_WITH(csr<float>::from_parts(2, 3, {0, 1}, {2}, {1.f}),
+                      "format error: csr::from_parts: row_ptr has 2 entries, a 2-row matrix needs 3");
+    CHECK_THROWS_WITH(csr<float>::from_parts(1, 3, {1, 1}, {}, {}),
+                      "format error: csr::from_parts: row_ptr[0] must be 0, got 1");
+    CHECK_THROWS_WITH(csr<float>::from_parts(1, 3, {0, 1}, {2}, {}),
+                      "format error: csr::from_parts: 1 column indices but 0 values");
+    CHECK_THROWS_WITH(csr<float>::from_parts(1, 3, {0, 2}, {2}, {1.f}),
+                      "format error: csr::from_parts: row_ptr ends at 2 but there are 1 entries");
+    // ends at nnz but goes past it in between: must not read past the arrays
+    CHECK_THROWS_WITH(csr<float>::from_parts(2, 3, {0, 1, 0}, {}, {}),
+                      "format error: csr::from_parts: row_ptr decreases at row 1");
+    CHECK_THROWS_WITH(csr<float>::from_parts(2, 3, {0, 2, 1}, {0}, {1.f}),
+                      "format error: csr::from_parts: row_ptr decreases at row 1");
+    CHECK_THROWS_WITH(csr<float>::from_parts(1, 3, {0, 1}, {3}, {1.f}),
+                      "format error: csr::from_parts: column index 3 in row 0 is out of range for 3 columns");
+    CHECK_THROWS_WITH(csr<float>::from_parts(1, 3, {0, 2}, {1, 1}, {1.f, 2.f}),
+                      "format error: csr::from_parts: column indices of row 0 are not strictly increasing");
+    CHECK_THROWS_AS(csr<float>::from_parts(1, 3, {0, 2}, {1, 1}, {1.f, 2.f}), format_error);
+}
+
+TEST_CASE("csr::map_values keeps the structure (int8 codes)", "[sparse][csr]") {
+    const xt::xtensor<float, 2> w = {{0, 0.5f, 0}, {-1.0f, 0, 0.25f}};
+    const auto s = csr<float>::from_dense(w);
+    const csr<std::int8_t> q = s.map_values<std::int8_t>([](float v) { return std::lround(v * 100.0f); });
+    CHECK(q.values() == std::vector<std::int8_t>{50, -100, 25});
+    CHECK(q.row_ptr() == s.row_ptr());
+    CHECK(q.bytes() == 3 * 1 + 3 * 1 + 3 * 4);
+    CHECK((q.to_dense() == xt::xtensor<std::int8_t, 2>{{0, 50, 0}, {-100, 0, 25}}));
+}
+
+TEST_CASE("an empty csr", "[sparse][csr]") {
+    const csr<float> e;
+    CHECK(e.nnz() == 0);
+    CHECK(e.bytes() == 4);
+    const auto z = csr<float>::from_dense(xt::zeros<float>({0, 5}));
+    CHECK(z.rows() == 0);
+    CHECK(z.to_dense().shape()[1] == 5);
+}
+
+TEST_CASE("bsr stores whole blocks, padded at the edges", "[sparse][bsr]") {
+    // 3 x 5 with 2 x 2 blocks: a 2 x 3 grid of blocks, the last row and column padded.
+    const xt::xtensor<float, 2> w = {{1, 0, 0, 0, 0}, {0, 0, 0, 0, 0}, {0, 0, 0, 0, 7}};
+    const auto b = bsr<float, 2, 2>::from_dense(w);
+    CHECK(b.block_rows() == 2);
+    CHECK(b.block_cols() == 3);
+    CHECK(b.nnz_blocks() == 2);
+    CHECK(b.nnz() == 8);
+    CHECK(b.values() == std::vector<float>{1, 0, 0, 0, /* block (1,2): */ 7, 0, 0, 0});
+    CHECK(b.block_ptr() == std::vector<std::uint32_t>{0, 1, 2});
+    CHECK(b.block_col_indices()[0] == 0);
+    CHECK(b.block_col_indices()[1] == 2);
+    CHECK(b.bytes() == 8 * 4 + 2 * 1 + 3 * 4);
+    // stored weights inside the matrix: 4 + 1 of 15
+    CHECK(b.sparsity() == Approx(10.0 / 15.0));
+    CHECK((b.to_dense() == w));
+}
+
+TEST_CASE("bsr round trip on random block-sparse weights", "[sparse][bsr]") {
+    const auto w = sparse_test::random_sparse(13, 29, 0.05, 3);
+    CHECK((bsr<float, 4, 4>::from_dense(w).to_dense() == w));
+    CHECK((bsr<float, 1, 8>::from_dense(w).to_dense() == w));
+    CHECK((bsr<float, 3, 5>::from_dense(w).to_dense() == w));
+}
+
+TEST_CASE("bsr with a mask needs whole blocks", "[sparse][bsr]") {
+    const xt::xtensor<float, 2> w = {{1, 2, 3, 4}, {5, 6, 7, 8}};
+    const auto blocks_mask = mask<2>::from_flags(xt::xtensor<int, 2>{{0, 0, 1, 1}, {0, 0, 1, 1}});
+    const auto b = bsr<float, 2, 2>::from_dense(w, blocks_mask);
+    CHECK(b.nnz_blocks() == 1);
+    CHECK((b.to_dense() == xt::xtensor<float, 2>{{0, 0, 3, 4}, {0, 0, 7, 8}}));
+    const auto mixed = mask<2>::from_flags(xt::xtensor<int, 2>{{1, 0, 1, 1}, {0, 0, 1, 1}});
+    CHECK_THROWS_AS(bsr22::from_dense(w, mixed), value_error);
+    CHECK_THROWS_WITH(bsr22::from_dense(w, mixed, "fc2.weight"),
+                      "value error: bsr<2,2>::from_dense: mask of tensor 'fc2.weight' keeps 1 of 4 weights of block "
+                      "(0, 0); a blocks<2,2> mask keeps whole blocks");
+    CHECK_THROWS_AS(bsr22::from_dense(w, mask<2>({2, 5})), shape_error);
+}
+
+TEST_CASE("n_of_m_matrix packs 2-bit positions (hand-computed 2:4)", "[sparse][n_of_m]") {
+    // group 0 keeps positions 0 and 2; group 1 keeps only position 3 and is padded with a
+    // zero at the smallest unused position (0).
+    const xt::xtensor<float, 2> w = {{1, 0, 2, 0, 0, 0, 0, 3}};
+    const auto s = n_of_m_matrix<float, 2, 4>::from_dense(w);
+    CHECK(s.index_bits == 2);
+    CHECK(s.groups() == 2);
+    CHECK(s.nnz() == 4);
+    CHECK(s.values() == std::vector<float>{1, 2, 0, 3});
+    // positions 0, 2, 0, 3 -> bits 0 | 2 << 2 | 0 << 4 | 3 << 6
+    REQUIRE(s.codes().size() == 1);
+    CHECK(s.codes()[0] == 200u);
+    CHECK(s.bytes() == 4 * 4 + 8);
+    CHECK((s.to_dense() == w));
+}
+
+TEST_CASE("n_of_m_matrix round trips across word boundaries and short last groups", "[sparse][n_of_m]") {
+    // 2:4 with 70 columns: 18 groups (the last of width 2), 36 2-bit codes -> 2 words per row.
+    const auto w24 = sparse_test::to_n_of_m<2, 4>(sparse_test::random_sparse(5, 70, 0.7, 11));
+    const auto s24 = n_of_m_matrix<float, 2, 4>::from_dense(w24);
+    CHECK(s24.words_per_row() == 2);
+    CHECK((s24.to_dense() == w24));
+    // 3:8 uses 3-bit codes, which straddle 64-bit words.
+    const auto w38 = sparse_test::to_n_of_m<3, 8>(sparse_test::random_sparse(4, 203, 0.6, 12));
+    const auto s38 = n_of_m_matrix<float, 3, 8>::from_dense(w38);
+    CHECK(s38.index_bits == 3);
+    CHECK((s38.to_dense() == w38));
+    // 1:3 in a 1-column matrix: the group is narrower than M.
+    const xt::xtensor<float, 2> one = {{4.0f}, {0.0f}};
+    CHECK((n_of_m_matrix<float, 1, 3>::from_dense(one).to_dense() == one));
+}
+
+TEST_CASE("n_of_m_matrix rejects groups with too many kept weights", "[sparse][n_of_m]") {
+    const xt::xtensor<float, 2> w = {{1, 1, 0, 0, 1, 1, 1, 0}};
+    CHECK_THROWS_AS(nm24::from_dense(w), value_error);
+    CHECK_THROWS_WITH(nm24::from_dense(w, "fc"),
+                      "value error: n_of_m_matrix<2,4>::from_dense: row 0 of tensor 'fc' has 3 nonzeros in columns "
+                      "[4, 8), at most 2 fit (prune with n_of_m<2,4> first)");
+    const auto m = mask<2>::from_flags(xt::xtensor<int, 2>{{1, 1, 1, 0, 1, 0, 0, 0}});
+    CHECK_THROWS_WITH(nm24::from_dense(w, m),
+                      Contains("has 3 kept weights in columns [0, 4)"));
+    // A fitting mask keeps explicit zeros in place of dropped weights.
+    const auto m24 = mask<2>::from_flags(xt::xtensor<int, 2>{{1, 0, 0, 1, 0, 1, 1, 0}});
+    const auto s = n_of_m_matrix<float, 2, 4>::from_dense(w, m24);
+    CHECK((s.to_dense() == xt::xtensor<float, 2>{{1, 0, 0, 0, 0, 1, 1, 0}}));
+    CHECK_THROWS_AS(nm24::from_dense(w, mask<2>({1, 7})), shape_error);
+}
