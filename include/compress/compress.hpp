@@ -7,3 +7,5 @@
 #include "quantize.hpp"
 #include "io.hpp"
 #include "nn.hpp"
+#include "sparse.hpp"
+#include "linear.hpp"
