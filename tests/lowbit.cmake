@@ -3,3 +3,4 @@
 compress_add_arch_test(test_lowbit_int8 ${CMAKE_CURRENT_LIST_DIR}/test_lowbit_int8.cpp)
 compress_add_arch_test(test_lowbit_int4 ${CMAKE_CURRENT_LIST_DIR}/test_lowbit_int4.cpp)
 compress_add_arch_test(test_lowbit_binary ${CMAKE_CURRENT_LIST_DIR}/test_lowbit_binary.cpp)
+compress_add_test(test_linear_lowbit ${CMAKE_CURRENT_LIST_DIR}/test_linear_lowbit.cpp)
