@@ -66,11 +66,14 @@ inline void s4_permute(const float* x, std::size_t K, std::size_t chunk, float* 
 }
 
 #if defined(COMPRESS_X86) && defined(__AVX512BW__)
-/// 32 codes from 16 bytes: lo = even elements, hi = odd elements, as fp32.
+/// 32 codes from 16 bytes: lo = even elements, hi = odd elements, as fp32. vpermps reads only
+/// the low 4 bits of each index, so the nibble itself indexes a 16-entry table of the values
+/// 0..7, -8..-1 (4-bit two's complement): no masking, no sign extension, no conversion.
 inline void s4_decode16(const std::uint8_t* p, __m512& lo, __m512& hi) noexcept {
+    const __m512 table = _mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, -8, -7, -6, -5, -4, -3, -2, -1);
     const __m512i v = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
-    lo = _mm512_cvtepi32_ps(_mm512_srai_epi32(_mm512_slli_epi32(v, 28), 28));
-    hi = _mm512_cvtepi32_ps(_mm512_srai_epi32(_mm512_slli_epi32(v, 24), 28));
+    lo = _mm512_permutexvar_ps(v, table);
+    hi = _mm512_permutexvar_ps(_mm512_srli_epi32(v, 4), table);
 }
 #endif
 #if defined(COMPRESS_X86) && defined(__AVX2__)

@@ -287,17 +287,20 @@ inline std::int32_t load_i32(const std::int8_t* p) noexcept {
 }
 
 #if defined(COMPRESS_X86) && defined(__AVX512BW__)
-// MR rows × NV blocks of 16 channels, full K. vnni: vpdpbusd; otherwise vpmaddubsw/vpmaddwd.
+// MR rows × NV blocks of 16 channels over k-groups [g0, g1). vnni: vpdpbusd; otherwise
+// vpmaddubsw/vpmaddwd. Partial sums of earlier K blocks come from / go to `part` (MR × 64
+// int32); the last K block runs the epilogue.
 template <int MR, int NV, bool Vnni>
-inline void w8a8_micro512(const std::int8_t* A, std::size_t lda, const std::uint8_t* B, std::size_t groups,
-                          std::size_t m0, std::size_t n0, std::size_t nvalid, const q8_activations& a,
-                          const w8a8_weights& w, const w8a8_out& o) {
+inline void w8a8_micro512(const std::int8_t* A, std::size_t lda, const std::uint8_t* B, std::size_t g0, std::size_t g1,
+                          std::int32_t* part, bool first, bool last, std::size_t m0, std::size_t n0, std::size_t nvalid,
+                          const q8_activations& a, const w8a8_weights& w, const w8a8_out& o) {
     __m512i acc[MR][NV];
     for (int i = 0; i < MR; ++i)
-        for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_setzero_si512();
+        for (int v = 0; v < NV; ++v)
+            acc[i][v] = first ? _mm512_setzero_si512() : _mm512_loadu_si512(part + i * 64 + v * 16);
     [[maybe_unused]] const __m512i ones16 = _mm512_set1_epi16(1);
     [[maybe_unused]] const __m512i bias128 = _mm512_set1_epi8(static_cast<char>(0x80));
-    for (std::size_t g = 0; g < groups; ++g) {
+    for (std::size_t g = g0; g < g1; ++g) {
         __m512i b[NV];
         for (int v = 0; v < NV; ++v) b[v] = _mm512_load_si512(B + (g * NV + static_cast<std::size_t>(v)) * 64);
         if constexpr (Vnni) {
@@ -327,12 +330,19 @@ inline void w8a8_micro512(const std::int8_t* A, std::size_t lda, const std::uint
     }
     for (int i = 0; i < MR; ++i) {
         for (int v = 0; v < NV; ++v) {
+            if (!last) {
+                _mm512_storeu_si512(part + i * 64 + v * 16, acc[i][v]);
+                continue;
+            }
             const std::size_t c0 = static_cast<std::size_t>(v) * 16;
             if (c0 >= nvalid) break;
             w8a8_store16(acc[i][v], nvalid - c0, m0 + static_cast<std::size_t>(i), n0 + c0, a, w, o, Vnni);
         }
     }
 }
+
+/// k-groups per K block: the block of a 64-channel panel (256 bytes per group) stays in L1.
+inline constexpr std::size_t w8a8_kc_groups = 128;
 
 template <bool Vnni, int NV>
 inline void w8a8_panel512(const q8_activations& a, const w8a8_weights& w, std::size_t p, const w8a8_out& o) {
@@ -341,20 +351,29 @@ inline void w8a8_panel512(const q8_activations& a, const w8a8_weights& w, std::s
     const std::size_t n0 = 64 * p;
     const std::size_t nvalid = std::min<std::size_t>(64, w.n - n0);
     const std::size_t G = w.groups();
-    std::size_t m = 0;
-    for (; m + MR <= a.rows; m += MR)
-        w8a8_micro512<MR, NV, Vnni>(a.codes.data() + m * a.ld, a.ld, B, G, m, n0, nvalid, a, w, o);
-    const std::size_t rem = a.rows - m;
-    const std::int8_t* A = a.codes.data() + m * a.ld;
-    switch (rem) {  // tails: one call with the remaining rows
-        case 0: break;
-        case 1: w8a8_micro512<1, NV, Vnni>(A, a.ld, B, G, m, n0, nvalid, a, w, o); break;
-        case 2: w8a8_micro512<2, NV, Vnni>(A, a.ld, B, G, m, n0, nvalid, a, w, o); break;
-        case 3: w8a8_micro512<3, NV, Vnni>(A, a.ld, B, G, m, n0, nvalid, a, w, o); break;
-        case 4: w8a8_micro512<4, NV, Vnni>(A, a.ld, B, G, m, n0, nvalid, a, w, o); break;
-        default:
-            for (std::size_t i = 0; i < rem; ++i)
-                w8a8_micro512<1, NV, Vnni>(A + i * a.ld, a.ld, B, G, m + i, n0, nvalid, a, w, o);
+    const std::size_t M = a.rows;
+    aligned_vector<std::int32_t> part(G > w8a8_kc_groups ? M * 64 : 0);
+    for (std::size_t g0 = 0; g0 < G || g0 == 0; g0 += w8a8_kc_groups) {
+        const std::size_t g1 = std::min(G, g0 + w8a8_kc_groups);
+        const bool first = g0 == 0, last = g1 == G;
+        auto P = [&](std::size_t m) { return part.empty() ? nullptr : part.data() + m * 64; };
+        std::size_t m = 0;
+        for (; m + MR <= M; m += MR)
+            w8a8_micro512<MR, NV, Vnni>(a.codes.data() + m * a.ld, a.ld, B, g0, g1, P(m), first, last, m, n0, nvalid, a, w, o);
+        const std::size_t rem = M - m;
+        const std::int8_t* A = a.codes.data() + m * a.ld;
+        switch (rem) {  // tails: one call with the remaining rows
+            case 0: break;
+            case 1: w8a8_micro512<1, NV, Vnni>(A, a.ld, B, g0, g1, P(m), first, last, m, n0, nvalid, a, w, o); break;
+            case 2: w8a8_micro512<2, NV, Vnni>(A, a.ld, B, g0, g1, P(m), first, last, m, n0, nvalid, a, w, o); break;
+            case 3: w8a8_micro512<3, NV, Vnni>(A, a.ld, B, g0, g1, P(m), first, last, m, n0, nvalid, a, w, o); break;
+            case 4: w8a8_micro512<4, NV, Vnni>(A, a.ld, B, g0, g1, P(m), first, last, m, n0, nvalid, a, w, o); break;
+            default:
+                for (std::size_t i = 0; i < rem; ++i)
+                    w8a8_micro512<1, NV, Vnni>(A + i * a.ld, a.ld, B, g0, g1, P(m + i), first, last, m + i, n0, nvalid, a,
+                                               w, o);
+        }
+        if (G == 0) break;
     }
 }
 #endif

@@ -158,7 +158,11 @@ inline std::uint16_t float_to_half(float f) noexcept {
 template <class S>
 inline float scale_at(const S* s, std::size_t i) noexcept {
     if constexpr (std::is_same_v<S, std::uint16_t>) {
+#if defined(COMPRESS_X86) && defined(__F16C__)
+        return _cvtsh_ss(s[i]);  // exact, like half_to_float
+#else
         return half_to_float(s[i]);
+#endif
     } else {
         static_assert(std::is_same_v<S, float>, "group scales are float or fp16 bits (std::uint16_t)");
         return s[i];
