@@ -5,6 +5,7 @@
 #include "core/mask.hpp"
 #include "prune.hpp"
 #include "quantize.hpp"
+#include "kernels/linear_lowbit.hpp"
 #include "io.hpp"
 #include "nn.hpp"
 #include "sparse.hpp"
