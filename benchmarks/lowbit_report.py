@@ -63,6 +63,11 @@ def main():
                f"+ VPOPCNTDQ), one thread everywhere (OpenBLAS `OPENBLAS_CORETYPE=SkylakeX OPENBLAS_NUM_THREADS=1`, "
                f"gemmlowp `set_max_num_threads(1)` with `GEMMLOWP_ENABLE_AVX2`, PyTorch {tj['torch']} "
                f"`torch.set_num_threads(1)`, engine `{tj['engine']}`).  ")
+    load = ctx.get("load_avg")
+    if load and max(load) > 1.5:
+        out.append(f"**Load average during this run: {', '.join(f'{v:.1f}' for v in load)} on "
+                   f"{ctx.get('num_cpus', '?')} CPUs** (other builds were running): absolute times are inflated and "
+                   f"the ratios are noisy; `make bench` on a quiet machine gives the reference numbers.  ")
     out.append("Times in µs, minimum over the repetitions (median in parentheses), wall clock. Every compress "
                "variant includes its per-call activation work (int8 quantization, binarization, permutation). "
                "Batch 1 rows: OpenBLAS runs `sgemv`.\n")
