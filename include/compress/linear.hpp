@@ -232,3 +232,6 @@ xt::xtensor<float, 2> linear(const xt::xexpression<EX>& x, const n_of_m_matrix<f
 }
 
 }  // namespace compress
+
+// Quantized weights (W8A8, weight-only int8/int4, binary/ternary): see docs/lowbit.md.
+#include "kernels/linear_lowbit.hpp"
