@@ -16,3 +16,7 @@ if(OpenMP_CXX_FOUND)
   target_link_libraries(test_nn_conv_openmp PRIVATE OpenMP::OpenMP_CXX)
   target_compile_definitions(test_nn_conv_openmp PRIVATE COMPRESS_USE_OPENMP=1)
 endif()
+
+# Against PyTorch (tests/golden/golden_nn.py), and with prune.hpp / quantize.hpp in the loop.
+compress_add_test(test_nn_golden test_nn_golden.cpp)
+compress_add_test(test_nn_compression test_nn_compression.cpp)
