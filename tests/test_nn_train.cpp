@@ -197,7 +197,7 @@ TEST_CASE("scheduled pruning re-masks every k steps as the schedule says", "[nn]
     nn::generator gen(12);
     auto m = mlp(gen, 8, 16, 3);
     auto params = m.parameters();
-    nn::parameter_list targets({params["fc1.weight"], params["fc2.weight"]});
+    nn::parameter_list targets = {params["fc1.weight"], params["fc2.weight"]};
     std::vector<std::pair<std::size_t, double>> calls;
     nn::scheduled_pruning<step_schedule> pruning(targets, step_schedule{}, 2, [&](const nn::parameter& p, double s) {
         if (p.name() == "fc1.weight") calls.emplace_back(0, s);

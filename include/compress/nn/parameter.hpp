@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <initializer_list>
 #include <optional>
 #include <random>
 #include <string>
@@ -303,6 +304,7 @@ public:
 
     parameter_list() = default;
     explicit parameter_list(container items) : items_(std::move(items)) {}
+    parameter_list(std::initializer_list<parameter> items) : items_(items) {}
 
     void push_back(parameter p) { items_.push_back(std::move(p)); }
     std::size_t size() const noexcept { return items_.size(); }
