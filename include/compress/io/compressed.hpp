@@ -117,6 +117,15 @@ public:
         e.shape = t.shape();
     }
 
+    /// Copies an entry of an opened compressed model unchanged (its parts and description).
+    template <class File>
+    void copy_entry(const File& f, const compressed_entry& e) {
+        if (entries_.count(e.name)) throw value_error("compressed model: two tensors named '" + e.name + "'");
+        for (const auto& [role, part] : e.parts) add_part(e.name, role, part, tensor(f.file().view(part)));
+        compressed_entry& d = entries_[e.name];
+        d = e;
+    }
+
     const std::map<std::string, compressed_entry>& entries() const noexcept { return entries_; }
     const std::map<std::string, tensor>& parts() const noexcept { return parts_; }
 

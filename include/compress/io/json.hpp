@@ -439,6 +439,17 @@ inline value make_uint(std::uint64_t n) { value v; v.type = value::kind::number;
 inline value make_int(std::int64_t n) { value v; v.type = value::kind::number; v.text = std::to_string(n); return v; }
 inline value make_array() { value v; v.type = value::kind::array; return v; }
 inline value make_object() { value v; v.type = value::kind::object; return v; }
+/// A finite double in its shortest round-trip form; NaN and infinities (which JSON cannot
+/// hold) become null.
+inline value make_double(double d) {
+    value v;
+    if (!(d == d) || d == std::numeric_limits<double>::infinity() || d == -std::numeric_limits<double>::infinity()) return v;
+    char buf[64];
+    const auto r = std::to_chars(buf, buf + sizeof(buf), d);
+    v.type = value::kind::number;
+    v.text.assign(buf, r.ptr);
+    return v;
+}
 
 }  // namespace compress::detail::json
 

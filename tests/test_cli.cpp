@@ -1,0 +1,277 @@
+// The `compress` tool run in-process: inspect, quantize and report on PyTorch-written and
+// hand-made files, their JSON output, and the exit code and message of every failure.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <vector>
+
+#include "cli/commands.hpp"
+
+using namespace compress;
+using Catch::Matchers::Contains;
+namespace json = compress::detail::json;
+
+namespace {
+const std::string golden = std::string(COMPRESS_GOLDEN_DIR) + "/io/";
+const std::string mlp = golden + "mlp.safetensors";
+
+std::string temp_dir() {
+    static std::string dir;
+    if (dir.empty()) {
+        char tmpl[] = "/tmp/compress_test_cli_XXXXXX";
+        const char* d = ::mkdtemp(tmpl);
+        REQUIRE(d != nullptr);
+        dir = d;
+    }
+    return dir;
+}
+
+struct result {
+    int code;
+    std::string out, err;
+};
+
+result run(std::vector<std::string> args, bool terminal = false) {
+    std::ostringstream out, err;
+    cli::console c{out, err, terminal};
+    const int code = cli::run(args, c);
+    return {code, out.str(), err.str()};
+}
+
+json::value run_json(std::vector<std::string> args) {
+    args.push_back("--json");
+    const auto r = run(args);
+    INFO(r.err);
+    REQUIRE(r.code == 0);
+    return json::parse(r.out, "cli output");
+}
+
+const json::value& field(const json::value& v, const std::string& k) {
+    const json::value* f = v.find(k);
+    REQUIRE(f != nullptr);
+    return *f;
+}
+std::uint64_t u64(const json::value& v) {
+    std::uint64_t x = 0;
+    REQUIRE(v.as_u64(x));
+    return x;
+}
+const json::value& tensor_named(const json::value& list, const std::string& name) {
+    for (const auto& t : list.items) {
+        if (field(t, "name").text == name) return t;
+    }
+    FAIL("no tensor " << name);
+    return list;
+}
+}  // namespace
+
+TEST_CASE("cli inspect: a PyTorch-written file, text and JSON", "[cli]") {
+    const auto r = run({"inspect", mlp});
+    REQUIRE(r.code == 0);
+    CHECK(r.err.empty());
+    CHECK_THAT(r.out, Contains("6 tensors, 400 parameters"));
+    CHECK_THAT(r.out, Contains("metadata: format=pt"));
+    CHECK_THAT(r.out, Contains("net.2.weight  dense           F32    [12, 16]"));
+
+    const auto j = run_json({"inspect", mlp});
+    CHECK(field(j, "compressed_model").is_bool());
+    CHECK_FALSE(field(j, "compressed_model").boolean);
+    const auto& totals = field(j, "totals");
+    // 16·8 + 16 + 12·16 + 12 + 4·12 + 4 parameters, 4 bytes each
+    CHECK(u64(field(totals, "parameters")) == 400);
+    CHECK(u64(field(totals, "bytes")) == 1600);
+    CHECK(field(j, "tensors").items.size() == 6);
+    const auto& w = tensor_named(field(j, "tensors"), "net.0.weight");
+    CHECK(field(w, "dtype").text == "F32");
+    CHECK(field(w, "shape").items.size() == 2);
+    CHECK(u64(field(w, "bytes")) == 512);
+    CHECK(field(w, "sparsity").as_double() == 0.0);
+    CHECK(field(field(j, "metadata"), "format").text == "pt");
+}
+
+TEST_CASE("cli inspect: sparsity of dense and masked tensors", "[cli]") {
+    const std::string path = temp_dir() + "/sparse.safetensors";
+    xt::xtensor<float, 2> w = {{0.0f, 1.0f, 0.0f, 2.0f}, {0.0f, 0.0f, 3.0f, 0.0f}};  // 5 of 8 zero
+    io::compressed_model m;
+    m.add("w", w);
+    m.add("m", io::masked_tensor<float, 1>{xt::xtensor<float, 1>{1.0f, 0.0f, 0.0f, 4.0f},
+                                           mask<1>::from_flags(xt::xtensor<int, 1>{1, 0, 0, 1})});
+    io::save_compressed(path, m);
+    const auto j = run_json({"inspect", path});
+    CHECK(field(j, "compressed_model").boolean);
+    CHECK(field(tensor_named(field(j, "tensors"), "w"), "sparsity").as_double() == 0.625);
+    CHECK(field(tensor_named(field(j, "tensors"), "m"), "sparsity").as_double() == 0.5);
+    CHECK(field(tensor_named(field(j, "tensors"), "m"), "representation").text == "masked");
+}
+
+TEST_CASE("cli quantize: every scheme writes the library's quantized tensors; report measures them", "[cli]") {
+    const auto orig = io::load_safetensors(mlp);
+    const auto w0 = orig.get<float, 2>("net.0.weight");
+    for (const auto& s : cli::quant_schemes()) {
+        INFO(s.name);
+        const std::string out = temp_dir() + "/q_" + s.name + ".safetensors";
+        const auto r = run({"quantize", mlp, out, "--scheme", s.name});
+        REQUIRE(r.code == 0);
+        CHECK_THAT(r.out, Contains("quantized 3 tensors with " + std::string(s.name)));
+        // a valid safetensors file; biases copied bit for bit; metadata kept
+        const auto st = io::load_safetensors(out);
+        CHECK(st.metadata().at("format") == "pt");
+        CHECK((st.get<float, 1>("net.0.bias") == orig.get<float, 1>("net.0.bias")));
+        const auto f = io::load_compressed(out);
+        CHECK(f.entry("net.0.weight").representation == "quantized");
+        CHECK(f.entry("net.0.bias").representation == "dense");
+        CHECK(cli::scheme_name_of(f.entry("net.0.weight")) == s.name);
+
+        // report: MSE against the dequantized weights, computed here independently
+        const auto rep = run_json({"report", mlp, out});
+        const auto& t = tensor_named(field(rep, "tensors"), "net.0.weight");
+        const auto deq = cli::decode_entry(f, f.entry("net.0.weight"));
+        double mse = 0.0;
+        for (std::size_t i = 0; i < w0.size(); ++i) {
+            const double d = static_cast<double>(w0.data()[i]) - deq.data()[i];
+            mse += d * d;
+        }
+        mse /= static_cast<double>(w0.size());
+        CHECK(field(t, "mse").as_double() == Approx(mse).epsilon(1e-12).margin(1e-15));
+        CHECK(u64(field(t, "bytes_before")) == 512);
+        const auto& bias = tensor_named(field(rep, "tensors"), "net.0.bias");
+        CHECK(field(bias, "mse").as_double() == 0.0);
+        CHECK(field(bias, "sqnr_db").is_null());  // exact: infinite SQNR
+        CHECK(field(rep, "missing").items.empty());
+    }
+}
+
+TEST_CASE("cli quantize: stored bytes are the packed layout's", "[cli]") {
+    // net.0.weight is [16, 8]: hand-computed storage of codes + scales (+ zero points)
+    const std::pair<const char*, std::uint64_t> expected[] = {
+        {"int8-sym-channel", 16 * 8 + 16 * 4},    // int8 codes, a float scale per row
+        {"int8-affine-tensor", 16 * 8 + 4 + 1},   // one scale, one int8 zero point
+        {"int4-sym-g32", 16 * 4 + 16 * 4},        // two codes per byte, one group of 8 per row
+        {"int2", 16 * 2 + 16 * 4},                // four codes per byte
+        {"ternary", 16 * 16 + 16 * 4},            // two 64-bit planes per row
+        {"binary", 16 * 8 + 16 * 4},              // one 64-bit word per row
+        {"fp16", 16 * 16 + 4},                    // two bytes per code, scale 1
+        {"fp8", 16 * 8 + 16 * 4},
+    };
+    for (const auto& [scheme, bytes] : expected) {
+        INFO(scheme);
+        const std::string out = temp_dir() + "/b_" + scheme + ".safetensors";
+        REQUIRE(run({"quantize", mlp, out, "--scheme", scheme, "--only", "^net\\.0\\."}).code == 0);
+        const auto j = run_json({"inspect", out});
+        CHECK(u64(field(tensor_named(field(j, "tensors"), "net.0.weight"), "bytes")) == bytes);
+        CHECK(field(tensor_named(field(j, "tensors"), "net.2.weight"), "representation").text == "dense");
+    }
+}
+
+TEST_CASE("cli quantize: compressed inputs keep their compressed tensors", "[cli]") {
+    const std::string a = temp_dir() + "/step1.safetensors", b = temp_dir() + "/step2.safetensors";
+    REQUIRE(run({"quantize", mlp, a, "--scheme", "int4-sym-g32", "--only", "net\\.0\\.weight"}).code == 0);
+    REQUIRE(run({"quantize", a, b, "--scheme", "int8-sym-channel"}).code == 0);
+    const auto f1 = io::load_compressed(a);
+    const auto f2 = io::load_compressed(b);
+    CHECK(cli::scheme_name_of(f2.entry("net.0.weight")) == "int4-sym-g32");
+    CHECK(cli::scheme_name_of(f2.entry("net.2.weight")) == "int8-sym-channel");
+    using Q4 = quantized_tensor<int4, symmetric, per_group<32>, 2>;
+    CHECK(f1.get<Q4>("net.0.weight") == f2.get<Q4>("net.0.weight"));
+    // everything quantized already: nothing left to do is a usage error
+    const auto r = run({"quantize", b, temp_dir() + "/step3.safetensors", "--scheme", "fp16"});
+    CHECK(r.code == cli::exit_usage);
+    CHECK_THAT(r.err, Contains("no tensor to quantize"));
+}
+
+TEST_CASE("cli: every failure has its exit code and message", "[cli][reject]") {
+    const std::string dir = temp_dir() + "/fail";
+    ::mkdir(dir.c_str(), 0700);
+    SECTION("usage: exit 2") {
+        const auto r = run({"quantize", mlp});
+        CHECK(r.code == 2);
+        CHECK_THAT(r.err, Contains("compress: usage: 'quantize' takes 2 files") && Contains("Try 'compress help'"));
+        CHECK(r.out.empty());
+        const auto nothing = run({"quantize", mlp, dir + "/x.st", "--scheme", "fp16", "--only", "^nothing$"});
+        CHECK(nothing.code == 2);
+        CHECK_THAT(nothing.err, Contains("whose name matches --only '^nothing$'"));
+    }
+    SECTION("io: exit 3") {
+        const auto r = run({"inspect", dir + "/absent.safetensors"});
+        CHECK(r.code == 3);
+        CHECK_THAT(r.err, Contains("compress: io error: cannot open") && Contains("absent.safetensors"));
+        const auto w = run({"quantize", mlp, dir + "/no/such/dir/out.st", "--scheme", "fp16"});
+        CHECK(w.code == 3);
+        CHECK_THAT(w.err, Contains("no/such/dir"));
+        const auto d = run({"inspect", dir});
+        CHECK(d.code == 3);
+        CHECK_THAT(d.err, Contains("is a directory"));
+    }
+    SECTION("format: exit 4") {
+        const std::string path = dir + "/truncated.safetensors";
+        {
+            std::ifstream in(mlp, std::ios::binary);
+            std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+            std::ofstream(path, std::ios::binary) << all.substr(0, all.size() - 10);
+        }
+        const auto r = run({"inspect", path});
+        CHECK(r.code == 4);
+        CHECK_THAT(r.err, Contains("compress: format error: safetensors") && Contains("point past the end of the data section"));
+        const auto npy = run({"report", golden + "mlp_input.npy", mlp});
+        CHECK(npy.code == 4);
+        CHECK_THAT(npy.err, Contains("exceeds the limit"));
+    }
+    SECTION("value: exit 5") {
+        const std::string nan = dir + "/nan.safetensors";
+        xt::xtensor<float, 2> w = {{1.0f, std::nanf("")}, {0.5f, 2.0f}};
+        io::save_safetensors(nan, {{"fc.weight", w}});
+        const auto r = run({"quantize", nan, dir + "/out.st", "--scheme", "int8-sym-channel"});
+        CHECK(r.code == 5);
+        CHECK_THAT(r.err, Contains("compress: value error") && Contains("fc.weight") && Contains("NaN") && Contains("(0, 1)"));
+        CHECK(::access((dir + "/out.st").c_str(), F_OK) != 0);  // nothing written
+
+        const std::string other = dir + "/other.safetensors";
+        io::save_safetensors(other, {{"net.0.weight", xt::xtensor<float, 2>{{1.0f}}}});
+        const auto s = run({"report", mlp, other});
+        CHECK(s.code == 5);
+        CHECK_THAT(s.err, Contains("tensor 'net.0.weight' has shape [16, 8] in") && Contains("but [1, 1] in"));
+        const std::string extra = dir + "/extra.safetensors";
+        io::save_safetensors(extra, {{"fc9.weight", xt::xtensor<float, 2>{{1.0f}}}});
+        const auto m = run({"report", mlp, extra});
+        CHECK(m.code == 5);
+        CHECK_THAT(m.err, Contains("tensor 'fc9.weight' of") && Contains("is not in"));
+    }
+    SECTION("--json errors are JSON on stdout too") {
+        const auto r = run({"--json", "inspect", dir + "/absent.safetensors"});
+        CHECK(r.code == 3);
+        const auto j = json::parse(r.out, "cli output");
+        const auto& e = field(j, "error");
+        CHECK(field(e, "kind").text == "io");
+        CHECK(u64(field(e, "exit_code")) == 3);
+        CHECK_THAT(field(e, "message").text, Contains("absent.safetensors"));
+    }
+}
+
+TEST_CASE("cli: the progress bar appears on a terminal only", "[cli]") {
+    const std::string out = temp_dir() + "/progress.safetensors";
+    const auto quiet = run({"quantize", mlp, out, "--scheme", "fp16"}, /*terminal=*/false);
+    CHECK(quiet.err.empty());
+    const auto tty = run({"quantize", mlp, out, "--scheme", "fp16"}, /*terminal=*/true);
+    CHECK_THAT(tty.err, Contains("\r[") && Contains("/3 net."));
+    CHECK(tty.err.back() == '\r');  // the line is cleared at the end
+    const auto off = run({"quantize", mlp, out, "--scheme", "fp16", "--no-progress"}, true);
+    CHECK(off.err.empty());
+    const auto forced = run({"quantize", mlp, out, "--scheme", "fp16", "--progress"}, false);
+    CHECK_THAT(forced.err, Contains("\r["));
+    const auto json_tty = run({"quantize", mlp, out, "--scheme", "fp16", "--json"}, true);
+    CHECK(json_tty.err.empty());
+}
+
+TEST_CASE("cli: help and version", "[cli]") {
+    const auto h = run({"help"});
+    CHECK(h.code == 0);
+    CHECK_THAT(h.out, Contains("inspect FILE") && Contains("exit codes"));
+    const auto q = run({"quantize", "--help"});
+    CHECK_THAT(q.out, Contains("int4-sym-g32") && Contains("fp8"));
+    CHECK_THAT(run({"--version"}).out, Contains("compress 0.1.0"));
+}

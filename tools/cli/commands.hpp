@@ -1,0 +1,512 @@
+#pragma once
+// The commands of the `compress` tool and `run`, which maps every failure onto an exit code
+// and a message. Output goes to the given streams, so tests run the tool in-process.
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <iomanip>
+#include <limits>
+#include <optional>
+#include <ostream>
+#include <regex>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <compress/io.hpp>
+
+#include "args.hpp"
+#include "registry.hpp"
+#include "schemes.hpp"
+
+namespace compress::cli {
+
+/// Exit codes of the tool.
+enum exit_code : int {
+    exit_ok = 0,
+    exit_internal = 1,  ///< a bug or an exhausted resource (out of memory)
+    exit_usage = 2,     ///< the command line is wrong
+    exit_io = 3,        ///< a file cannot be opened, read, written or renamed
+    exit_format = 4,    ///< an input file is malformed, truncated or hostile
+    exit_value = 5,     ///< the inputs are well-formed but cannot be processed (NaN weights, shapes that do not match)
+};
+
+inline const char* version_string() { return "compress 0.1.0 (compressed-model format version 1)"; }
+
+/// Where the tool writes: results to `out`, messages and the progress bar to `err`.
+struct console {
+    std::ostream& out;
+    std::ostream& err;
+    bool err_is_terminal = false;
+};
+
+/// A progress bar on the terminal: one line rewritten in place, cleared when done.
+class progress_bar {
+public:
+    progress_bar(console& c, const options& o, std::size_t total)
+        : c_(c), total_(total),
+          on_(o.progress == progress_mode::always ||
+              (o.progress == progress_mode::automatic && c.err_is_terminal && !o.json)) {}
+    ~progress_bar() { finish(); }
+
+    void step(std::size_t done, const std::string& label) {
+        if (!on_ || total_ == 0) return;
+        const std::size_t width = 30;
+        const std::size_t fill = done * width / total_;
+        std::string line = "\r[" + std::string(fill, '#') + std::string(width - fill, '.') + "] " + std::to_string(done) +
+                           "/" + std::to_string(total_) + " " + label.substr(0, 40);
+        c_.err << line << std::string(line.size() < last_ ? last_ - line.size() : 0, ' ') << std::flush;
+        last_ = line.size();
+    }
+    void finish() {
+        if (on_ && last_) c_.err << "\r" << std::string(last_, ' ') << "\r" << std::flush;
+        last_ = 0;
+    }
+
+private:
+    console& c_;
+    std::size_t total_;
+    bool on_;
+    std::size_t last_ = 0;
+};
+
+namespace detail {
+
+namespace json = compress::detail::json;
+
+inline std::string human_bytes(double b) {
+    const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    int u = 0;
+    while (b >= 1024.0 && u < 4) {
+        b /= 1024.0;
+        ++u;
+    }
+    std::ostringstream os;
+    if (u == 0) os << static_cast<std::uint64_t>(b) << " B";
+    else os << std::fixed << std::setprecision(1) << b << ' ' << units[u];
+    return os.str();
+}
+
+inline std::string fixed(double v, int digits) {
+    if (std::isnan(v)) return "-";
+    if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
+    std::ostringstream os;
+    os << std::fixed << std::setprecision(digits) << v;
+    return os.str();
+}
+
+inline std::string sci(double v) {
+    if (std::isnan(v)) return "-";
+    std::ostringstream os;
+    os << std::scientific << std::setprecision(3) << v;
+    return os.str();
+}
+
+/// Left-aligned text table with a header row.
+inline void print_table(std::ostream& out, const std::vector<std::vector<std::string>>& rows) {
+    if (rows.empty()) return;
+    std::vector<std::size_t> w(rows[0].size(), 0);
+    for (const auto& r : rows) {
+        for (std::size_t k = 0; k < r.size(); ++k) w[k] = std::max(w[k], r[k].size());
+    }
+    for (const auto& r : rows) {
+        std::string line;
+        for (std::size_t k = 0; k < r.size(); ++k) {
+            line += r[k];
+            if (k + 1 < r.size()) line += std::string(w[k] - r[k].size() + 2, ' ');
+        }
+        while (!line.empty() && line.back() == ' ') line.pop_back();
+        out << line << '\n';
+    }
+}
+
+inline json::value shape_json(const io::shape_type& s) {
+    json::value a = json::make_array();
+    for (auto d : s) a.items.push_back(json::make_uint(d));
+    return a;
+}
+
+inline json::value string_map_json(const std::map<std::string, std::string>& m) {
+    json::value o = json::make_object();
+    for (const auto& [k, v] : m) o.members.emplace_back(k, json::make_string(v));
+    return o;
+}
+
+inline std::size_t stored_bytes(const io::compressed_file& f, const io::compressed_entry& e) {
+    std::size_t b = 0;
+    for (const auto& [role, part] : e.parts) b += f.file().info(part).nbytes();
+    return b;
+}
+
+inline std::size_t dense_bytes(const io::compressed_entry& e) { return e.size() * io::dtype_size(e.original_dtype); }
+
+inline std::size_t popcount64(std::uint64_t x) {
+    std::size_t n = 0;
+    while (x) {
+        x &= x - 1;
+        ++n;
+    }
+    return n;
+}
+
+/// Fraction of zero weights of an entry, when the tool can tell.
+inline std::optional<double> sparsity_of(const io::compressed_file& f, const io::compressed_entry& e) {
+    if (e.size() == 0) return 0.0;
+    if (e.representation == "masked") {
+        const auto words = f.file().view(e.parts.at("mask"));
+        std::size_t kept = 0;
+        for (std::size_t i = 0; i < words.size(); ++i) kept += popcount64(compress::detail::load_le<std::uint64_t>(words.data() + 8 * i));
+        return 1.0 - static_cast<double>(std::min(kept, e.size())) / static_cast<double>(e.size());
+    }
+    if (e.representation == "dense") {
+        const auto v = f.file().view(e.parts.at("values"));
+        const std::size_t es = io::dtype_size(v.type());
+        std::size_t zeros = 0;
+        for (std::size_t i = 0; i < v.size(); ++i) zeros += compress::detail::element_as_double(v.type(), v.data() + i * es) == 0.0;
+        return static_cast<double>(zeros) / static_cast<double>(v.size());
+    }
+    if (e.representation == "quantized" && !scheme_name_of(e).empty()) {
+        const auto d = decode_entry(f, e);
+        std::size_t zeros = 0;
+        for (float x : d) zeros += x == 0.0f;
+        return static_cast<double>(zeros) / static_cast<double>(d.size());
+    }
+    return std::nullopt;
+}
+
+inline std::string scheme_text(const io::compressed_entry& e) {
+    if (e.representation == "dense") return "";
+    const std::string reg = scheme_name_of(e);
+    std::string s;
+    for (const auto& [k, v] : e.attributes) s += (s.empty() ? "" : " ") + k + "=" + v;
+    return reg.empty() ? s : reg + " (" + s + ")";
+}
+
+// ------------------------------------------------------------------ inspect
+inline int cmd_inspect(const options& o, console& c) {
+    const auto f = io::load_compressed(o.positional[0]);
+    std::size_t params = 0, bytes = 0, dense = 0;
+    std::vector<std::vector<std::string>> rows = {{"name", "representation", "dtype", "shape", "sparsity", "bytes", "scheme"}};
+    json::value tensors = json::make_array();
+    std::vector<const io::compressed_entry*> entries;
+    for (const auto& e : f.entries()) entries.push_back(&e);
+    std::sort(entries.begin(), entries.end(), [](auto* a, auto* b) { return a->name < b->name; });
+    progress_bar bar(c, o, entries.size());
+    std::size_t done = 0;
+    for (const auto* e : entries) {
+        bar.step(done++, e->name);
+        const auto sp = sparsity_of(f, *e);
+        const std::size_t b = stored_bytes(f, *e);
+        params += e->size();
+        bytes += b;
+        dense += dense_bytes(*e);
+        rows.push_back({e->name, e->representation, io::dtype_name(e->original_dtype), compress::detail::shape_str(e->shape),
+                        sp ? fixed(100.0 * *sp, 1) + "%" : "-", std::to_string(b), scheme_text(*e)});
+        json::value t = json::make_object();
+        t.members.emplace_back("name", json::make_string(e->name));
+        t.members.emplace_back("representation", json::make_string(e->representation));
+        t.members.emplace_back("dtype", json::make_string(io::dtype_name(e->original_dtype)));
+        t.members.emplace_back("shape", shape_json(e->shape));
+        t.members.emplace_back("parameters", json::make_uint(e->size()));
+        t.members.emplace_back("bytes", json::make_uint(b));
+        t.members.emplace_back("dense_bytes", json::make_uint(dense_bytes(*e)));
+        t.members.emplace_back("sparsity", sp ? json::make_double(*sp) : json::value{});
+        const std::string reg = e->representation == "quantized" ? scheme_name_of(*e) : std::string();
+        t.members.emplace_back("scheme", reg.empty() ? json::value{} : json::make_string(reg));
+        t.members.emplace_back("attributes", string_map_json(e->attributes));
+        json::value parts = json::make_object();
+        for (const auto& [role, part] : e->parts) parts.members.emplace_back(role, json::make_string(part));
+        t.members.emplace_back("parts", parts);
+        tensors.items.push_back(t);
+    }
+    bar.finish();
+    if (o.json) {
+        json::value r = json::make_object();
+        r.members.emplace_back("file", json::make_string(o.positional[0]));
+        r.members.emplace_back("file_bytes", json::make_uint(f.file().file_size()));
+        r.members.emplace_back("compressed_model", json::make_bool(!f.plain()));
+        r.members.emplace_back("metadata", string_map_json(f.user_metadata()));
+        r.members.emplace_back("tensors", tensors);
+        json::value tot = json::make_object();
+        tot.members.emplace_back("tensors", json::make_uint(entries.size()));
+        tot.members.emplace_back("parameters", json::make_uint(params));
+        tot.members.emplace_back("bytes", json::make_uint(bytes));
+        tot.members.emplace_back("dense_bytes", json::make_uint(dense));
+        r.members.emplace_back("totals", tot);
+        c.out << json::dump(r) << '\n';
+        return exit_ok;
+    }
+    c.out << o.positional[0] << ": " << (f.plain() ? "safetensors" : "compressed model (format version 1)") << ", "
+          << entries.size() << " tensor" << (entries.size() == 1 ? "" : "s") << ", " << params << " parameters, "
+          << human_bytes(static_cast<double>(bytes)) << " of tensor data (" << human_bytes(static_cast<double>(dense))
+          << " dense), file " << human_bytes(static_cast<double>(f.file().file_size())) << '\n';
+    const auto md = f.user_metadata();
+    if (!md.empty()) {
+        c.out << "metadata:";
+        for (const auto& [k, v] : md) c.out << ' ' << k << '=' << (v.size() > 60 ? v.substr(0, 57) + "..." : v);
+        c.out << '\n';
+    }
+    c.out << '\n';
+    print_table(c.out, rows);
+    return exit_ok;
+}
+
+// ------------------------------------------------------------------ quantize
+inline bool is_float(io::dtype t) { return io::is_floating(t); }
+
+inline int cmd_quantize(const options& o, console& c) {
+    const auto& scheme = quant_scheme(o.scheme);
+    const auto in = io::load_compressed(o.positional[0]);
+    std::optional<std::regex> only;
+    if (o.only) only.emplace(*o.only, std::regex::ECMAScript);
+    std::vector<const io::compressed_entry*> todo;
+    for (const auto& e : in.entries()) {
+        const bool candidate = e.representation == "dense" && is_float(e.original_dtype) &&
+                               e.shape.size() >= min_weight_rank && e.shape.size() <= max_weight_rank;
+        if (candidate && (!only || std::regex_search(e.name, *only))) todo.push_back(&e);
+    }
+    if (todo.empty()) {
+        throw usage_error("no tensor to quantize in '" + o.positional[0] + "': the tool quantizes dense floating-point tensors of rank " +
+                          std::to_string(min_weight_rank) + " to " + std::to_string(max_weight_rank) +
+                          (o.only ? " whose name matches --only '" + *o.only + "'" : std::string()));
+    }
+    io::compressed_model m;
+    progress_bar bar(c, o, todo.size());
+    std::size_t done = 0;
+    std::size_t before = 0, after_selected = 0;
+    json::value list = json::make_array();
+    for (const auto& e : in.entries()) {
+        const bool selected = std::find(todo.begin(), todo.end(), &e) != todo.end();
+        if (!selected) {
+            m.copy_entry(in, e);
+            continue;
+        }
+        bar.step(done++, e.name);
+        scheme.quantize(m, in.file().view(e.parts.at("values")));
+        // the tool records the scheme's name beside the representation's own attributes
+        const auto& out_e = m.entries().at(e.name);
+        std::size_t b = 0;
+        for (const auto& [role, part] : out_e.parts) b += m.parts().at(part).nbytes();
+        before += dense_bytes(e);
+        after_selected += b;
+        list.items.push_back(json::make_string(e.name));
+    }
+    bar.step(done, "writing " + o.positional[1]);
+    io::save_compressed(o.positional[1], m, in.user_metadata());
+    bar.finish();
+    if (o.json) {
+        json::value r = json::make_object();
+        r.members.emplace_back("output", json::make_string(o.positional[1]));
+        r.members.emplace_back("scheme", json::make_string(o.scheme));
+        r.members.emplace_back("quantized", list);
+        r.members.emplace_back("bytes_before", json::make_uint(before));
+        r.members.emplace_back("bytes_after", json::make_uint(after_selected));
+        c.out << json::dump(r) << '\n';
+    } else {
+        c.out << "quantized " << todo.size() << " tensor" << (todo.size() == 1 ? "" : "s") << " with " << o.scheme << ": "
+              << human_bytes(static_cast<double>(before)) << " -> " << human_bytes(static_cast<double>(after_selected)) << " ("
+              << fixed(after_selected ? static_cast<double>(before) / static_cast<double>(after_selected) : 0.0, 2)
+              << "x); wrote " << o.positional[1] << '\n';
+    }
+    return exit_ok;
+}
+
+// ------------------------------------------------------------------ report
+struct error_stats {
+    double mse = 0.0, sqnr_db = 0.0, max_abs = 0.0;
+};
+
+inline error_stats compare(const xt::xarray<float>& a, const xt::xarray<float>& b) {
+    double signal = 0.0, noise = 0.0, mx = 0.0;
+    auto ia = a.begin();
+    for (auto ib = b.begin(); ib != b.end(); ++ia, ++ib) {
+        const double x = *ia, d = static_cast<double>(*ia) - static_cast<double>(*ib);
+        signal += x * x;
+        noise += d * d;
+        mx = std::max(mx, std::abs(d));
+    }
+    error_stats s;
+    s.mse = a.size() ? noise / static_cast<double>(a.size()) : 0.0;
+    s.max_abs = mx;
+    s.sqnr_db = noise == 0.0 ? std::numeric_limits<double>::infinity()
+                             : (signal == 0.0 ? -std::numeric_limits<double>::infinity() : 10.0 * std::log10(signal / noise));
+    return s;
+}
+
+inline int cmd_report(const options& o, console& c) {
+    const auto orig = io::load_compressed(o.positional[0]);
+    const auto comp = io::load_compressed(o.positional[1]);
+    std::vector<const io::compressed_entry*> entries;
+    for (const auto& e : comp.entries()) entries.push_back(&e);
+    std::sort(entries.begin(), entries.end(), [](auto* a, auto* b) { return a->name < b->name; });
+    std::vector<std::vector<std::string>> rows = {
+        {"name", "representation", "scheme", "MSE", "SQNR dB", "max |err|", "bytes before", "bytes after", "ratio"}};
+    json::value list = json::make_array();
+    std::size_t tb = 0, ta = 0;
+    double tsignal = 0.0, tnoise = 0.0;
+    progress_bar bar(c, o, entries.size());
+    std::size_t done = 0;
+    for (const auto* e : entries) {
+        bar.step(done++, e->name);
+        if (!orig.contains(e->name)) {
+            throw value_error("tensor '" + e->name + "' of '" + o.positional[1] + "' is not in '" + o.positional[0] + "'");
+        }
+        const auto& oe = orig.entry(e->name);
+        if (oe.shape != e->shape) {
+            throw value_error("tensor '" + e->name + "' has shape " + compress::detail::shape_str(oe.shape) + " in '" +
+                              o.positional[0] + "' but " + compress::detail::shape_str(e->shape) + " in '" + o.positional[1] + "'");
+        }
+        const auto a = decode_entry(orig, oe);
+        const auto b = decode_entry(comp, *e);
+        const auto s = compare(a, b);
+        for (float x : a) tsignal += static_cast<double>(x) * x;
+        tnoise += s.mse * static_cast<double>(a.size());
+        const std::size_t before = stored_bytes(orig, oe), after = stored_bytes(comp, *e);
+        tb += before;
+        ta += after;
+        const double ratio = after ? static_cast<double>(before) / static_cast<double>(after) : 0.0;
+        std::string scheme = e->representation == "quantized" ? scheme_name_of(*e) : std::string();
+        rows.push_back({e->name, e->representation, scheme.empty() ? "-" : scheme, sci(s.mse), fixed(s.sqnr_db, 2),
+                        sci(s.max_abs), std::to_string(before), std::to_string(after), fixed(ratio, 2)});
+        json::value t = json::make_object();
+        t.members.emplace_back("name", json::make_string(e->name));
+        t.members.emplace_back("representation", json::make_string(e->representation));
+        t.members.emplace_back("scheme", scheme.empty() ? json::value{} : json::make_string(scheme));
+        t.members.emplace_back("mse", json::make_double(s.mse));
+        t.members.emplace_back("sqnr_db", json::make_double(s.sqnr_db));  // null when exact (infinite)
+        t.members.emplace_back("max_abs_error", json::make_double(s.max_abs));
+        t.members.emplace_back("bytes_before", json::make_uint(before));
+        t.members.emplace_back("bytes_after", json::make_uint(after));
+        t.members.emplace_back("ratio", json::make_double(ratio));
+        list.items.push_back(t);
+    }
+    bar.finish();
+    std::vector<std::string> missing;
+    for (const auto& e : orig.entries()) {
+        if (!comp.contains(e.name)) missing.push_back(e.name);
+    }
+    const double total_sqnr = tnoise == 0.0 ? std::numeric_limits<double>::infinity() : 10.0 * std::log10(tsignal / tnoise);
+    const double total_ratio = ta ? static_cast<double>(tb) / static_cast<double>(ta) : 0.0;
+    if (o.json) {
+        json::value r = json::make_object();
+        r.members.emplace_back("original", json::make_string(o.positional[0]));
+        r.members.emplace_back("compressed", json::make_string(o.positional[1]));
+        r.members.emplace_back("tensors", list);
+        json::value tot = json::make_object();
+        tot.members.emplace_back("bytes_before", json::make_uint(tb));
+        tot.members.emplace_back("bytes_after", json::make_uint(ta));
+        tot.members.emplace_back("ratio", json::make_double(total_ratio));
+        tot.members.emplace_back("sqnr_db", json::make_double(total_sqnr));
+        r.members.emplace_back("totals", tot);
+        json::value miss = json::make_array();
+        for (const auto& n : missing) miss.items.push_back(json::make_string(n));
+        r.members.emplace_back("missing", miss);
+        c.out << json::dump(r) << '\n';
+        return exit_ok;
+    }
+    print_table(c.out, rows);
+    c.out << "\ntotal: " << human_bytes(static_cast<double>(tb)) << " -> " << human_bytes(static_cast<double>(ta)) << " ("
+          << fixed(total_ratio, 2) << "x), SQNR " << fixed(total_sqnr, 2) << " dB\n";
+    if (!missing.empty()) {
+        c.out << "not in " << o.positional[1] << ":";
+        for (const auto& n : missing) c.out << ' ' << n;
+        c.out << '\n';
+    }
+    return exit_ok;
+}
+
+// ------------------------------------------------------------------ help
+inline void print_help(const std::string& topic, std::ostream& out) {
+    if (topic.empty()) {
+        out << "usage: compress [--json] [--progress|--no-progress] COMMAND [ARGS]\n\n"
+               "commands:\n"
+               "  inspect FILE              tensors, dtypes, shapes, sparsity, bytes, representation\n"
+               "  prune IN OUT              zero the least important weights (--criterion, --grouping, --amount)\n"
+               "  quantize IN OUT           store weights as packed low-bit codes (--scheme)\n"
+               "  report ORIG COMPRESSED    per tensor: error (MSE, SQNR), bytes before/after, ratio\n"
+               "  help [COMMAND]            this text, or a command's options\n"
+               "  version                   the tool's version\n\n"
+               "options of every command: --json (machine-readable output), --progress / --no-progress\n"
+               "exit codes: 0 ok, 1 internal error, 2 usage, 3 file system (io), 4 malformed input file,\n"
+               "            5 input that cannot be processed (NaN weights, mismatched shapes)\n";
+        return;
+    }
+    if (topic == "inspect") {
+        out << "usage: compress inspect FILE [--json]\n"
+               "Lists every tensor of a safetensors file or compressed model: representation, dtype, shape,\n"
+               "sparsity (fraction of zero weights), stored bytes and scheme.\n";
+    } else if (topic == "prune") {
+        out << "usage: compress prune IN OUT --amount F [--criterion C] [--grouping G] [--global] [--only REGEX] [--seed N]\n"
+               "criteria:\n";
+        for (const auto& c : criteria()) out << "  " << std::left << std::setw(20) << c.name << c.description << '\n';
+        out << "groupings:\n";
+        for (const auto& g : groupings()) out << "  " << std::left << std::setw(20) << g.name << g.description << '\n';
+        out << "--global ranks all selected tensors together (unstructured only); --only selects tensors by name.\n";
+    } else if (topic == "quantize") {
+        out << "usage: compress quantize IN OUT --scheme S [--only REGEX]\nschemes:\n";
+        for (const auto& s : quant_schemes()) out << "  " << std::left << std::setw(20) << s.name << s.description << '\n';
+        out << "Dense floating-point tensors of rank 2 to 4 (weights) are quantized; others are copied.\n";
+    } else if (topic == "report") {
+        out << "usage: compress report ORIG COMPRESSED [--json]\n"
+               "For every tensor of COMPRESSED: MSE, SQNR (dB) and max |error| against ORIG, stored bytes\n"
+               "before and after, and the compression ratio.\n";
+    }
+}
+
+}  // namespace detail
+
+/// Runs the tool on `args` (without the program name); returns the exit code. Every failure
+/// prints "compress: <message>" on c.err (and, with --json, {"error": ...} on c.out).
+inline int run(const std::vector<std::string>& args, console& c) {
+    options o;
+    bool json = false;
+    for (const auto& a : args) json = json || a == "--json";
+    auto fail = [&](int code, const char* kind, const std::string& message) {
+        c.err << "compress: " << message << '\n';
+        if (code == exit_usage) c.err << "Try 'compress help'.\n";
+        if (json) {
+            namespace j = compress::detail::json;
+            j::value e = j::make_object();
+            e.members.emplace_back("kind", j::make_string(kind));
+            e.members.emplace_back("message", j::make_string(compress::detail::json::is_utf8(message) ? message : "(message is not UTF-8)"));
+            e.members.emplace_back("exit_code", j::make_uint(static_cast<std::uint64_t>(code)));
+            j::value r = j::make_object();
+            r.members.emplace_back("error", e);
+            c.out << j::dump(r) << '\n';
+        }
+        return code;
+    };
+    try {
+        o = parse_args(args);
+        if (o.command == "help") {
+            detail::print_help(o.topic, c.out);
+            return exit_ok;
+        }
+        if (o.command == "version") {
+            c.out << version_string() << '\n';
+            return exit_ok;
+        }
+        if (o.command == "inspect") return detail::cmd_inspect(o, c);
+        if (o.command == "quantize") return detail::cmd_quantize(o, c);
+        if (o.command == "report") return detail::cmd_report(o, c);
+        return fail(exit_usage, "usage", "command '" + o.command + "' is not available in this build");
+    } catch (const usage_error& e) {
+        return fail(exit_usage, "usage", e.what());
+    } catch (const io_error& e) {
+        return fail(exit_io, "io", e.what());
+    } catch (const format_error& e) {
+        return fail(exit_format, "format", e.what());
+    } catch (const value_error& e) {
+        return fail(exit_value, "value", e.what());
+    } catch (const shape_error& e) {
+        return fail(exit_value, "shape", e.what());
+    } catch (const std::bad_alloc&) {
+        return fail(exit_internal, "internal", "out of memory");
+    } catch (const std::exception& e) {
+        return fail(exit_internal, "internal", std::string("internal error: ") + e.what());
+    }
+}
+
+}  // namespace compress::cli
