@@ -275,3 +275,151 @@ TEST_CASE("cli: help and version", "[cli]") {
     CHECK_THAT(q.out, Contains("int4-sym-g32") && Contains("fp8"));
     CHECK_THAT(run({"--version"}).out, Contains("compress 0.1.0"));
 }
+
+namespace {
+struct pruned {
+    xt::xtensor<float, 2> orig, values;
+    mask<2> keep;
+};
+pruned load_pruned(const std::string& path, const std::string& name) {
+    const auto f = io::load_compressed(path);
+    const auto m = f.get<io::masked_tensor<float, 2>>(name);
+    return {io::load_safetensors(mlp).get<float, 2>(name), m.values, m.keep};
+}
+}  // namespace
+
+TEST_CASE("cli prune: magnitude, unstructured and 2:4, per tensor", "[cli][prune]") {
+    const std::string out = temp_dir() + "/pruned.safetensors";
+    const auto r = run({"prune", mlp, out, "--amount", "0.5"});
+    REQUIRE(r.code == 0);
+    CHECK_THAT(r.out, Contains("pruned 3 tensors (magnitude, unstructured, amount 0.5000)"));
+    for (const char* name : {"net.0.weight", "net.2.weight", "net.4.weight"}) {
+        INFO(name);
+        const auto p = load_pruned(out, name);
+        CHECK(p.keep.pruned() == p.orig.size() / 2);  // every size here is even: exactly half
+        float max_pruned = 0.0f, min_kept = 1e30f;
+        for (std::size_t i = 0; i < p.orig.size(); ++i) {
+            const float a = std::abs(p.orig.data()[i]);
+            if (p.keep[i]) {
+                min_kept = std::min(min_kept, a);
+                CHECK(p.values.data()[i] == p.orig.data()[i]);
+            } else {
+                max_pruned = std::max(max_pruned, a);
+                CHECK(p.values.data()[i] == 0.0f);
+            }
+        }
+        CHECK(max_pruned <= min_kept);
+    }
+    // biases are not pruned
+    CHECK(io::load_compressed(out).entry("net.0.bias").representation == "dense");
+
+    const std::string nm = temp_dir() + "/pruned24.safetensors";
+    REQUIRE(run({"prune", mlp, nm, "--grouping", "2:4"}).code == 0);
+    for (const char* name : {"net.0.weight", "net.2.weight", "net.4.weight"}) {
+        const auto p = load_pruned(nm, name);
+        for (std::size_t r0 = 0; r0 < p.orig.shape()[0]; ++r0) {
+            for (std::size_t g = 0; g + 4 <= p.orig.shape()[1]; g += 4) {
+                int kept = 0;
+                float min_kept = 1e30f, max_pruned = 0.0f;
+                for (std::size_t k = g; k < g + 4; ++k) {
+                    const float a = std::abs(p.orig(r0, k));
+                    if (p.keep(r0, k)) { ++kept; min_kept = std::min(min_kept, a); }
+                    else max_pruned = std::max(max_pruned, a);
+                }
+                CHECK(kept == 2);
+                CHECK(max_pruned <= min_kept);
+            }
+        }
+    }
+}
+
+TEST_CASE("cli prune: rows, blocks, global, random with a seed", "[cli][prune]") {
+    const std::string rows = temp_dir() + "/rows.safetensors";
+    REQUIRE(run({"prune", mlp, rows, "--grouping", "rows", "--amount", "0.25", "--only", "net\\.0\\.weight"}).code == 0);
+    {
+        const auto p = load_pruned(rows, "net.0.weight");  // 16 rows: 4 pruned, those of smallest L2 norm
+        std::vector<double> norms(16, 0.0);
+        for (std::size_t r0 = 0; r0 < 16; ++r0)
+            for (std::size_t c = 0; c < 8; ++c) norms[r0] += static_cast<double>(p.orig(r0, c)) * p.orig(r0, c);
+        double max_pruned = 0.0, min_kept = 1e30;
+        std::size_t pruned_rows = 0;
+        for (std::size_t r0 = 0; r0 < 16; ++r0) {
+            bool all_kept = true, none_kept = true;
+            for (std::size_t c = 0; c < 8; ++c) (p.keep(r0, c) ? none_kept : all_kept) = false;
+            CHECK((all_kept || none_kept));
+            if (none_kept) { ++pruned_rows; max_pruned = std::max(max_pruned, norms[r0]); }
+            else min_kept = std::min(min_kept, norms[r0]);
+        }
+        CHECK(pruned_rows == 4);
+        CHECK(max_pruned <= min_kept);
+        CHECK(io::load_compressed(rows).entry("net.2.weight").representation == "dense");
+    }
+    const std::string blocks = temp_dir() + "/blocks.safetensors";
+    REQUIRE(run({"prune", mlp, blocks, "--grouping", "block4x4", "--amount", "0.5", "--only", "net\\.0\\.weight"}).code == 0);
+    {
+        const auto p = load_pruned(blocks, "net.0.weight");  // [16, 8]: 8 blocks of 4x4, 4 pruned
+        std::size_t pruned_blocks = 0;
+        for (std::size_t br = 0; br < 4; ++br) {
+            for (std::size_t bc = 0; bc < 2; ++bc) {
+                std::size_t k = 0;
+                for (std::size_t i = 0; i < 4; ++i)
+                    for (std::size_t j = 0; j < 4; ++j) k += p.keep(4 * br + i, 4 * bc + j);
+                CHECK((k == 0 || k == 16));
+                pruned_blocks += k == 0;
+            }
+        }
+        CHECK(pruned_blocks == 4);
+    }
+    const std::string global = temp_dir() + "/global.safetensors";
+    const auto g = run_json({"prune", mlp, global, "--amount", "0.5", "--global"});
+    {
+        // 128 + 192 + 48 = 368 weights ranked together: 184 pruned, all below every kept one
+        std::size_t pruned_total = 0;
+        float max_pruned = 0.0f, min_kept = 1e30f;
+        for (const char* name : {"net.0.weight", "net.2.weight", "net.4.weight"}) {
+            const auto p = load_pruned(global, name);
+            pruned_total += p.keep.pruned();
+            for (std::size_t i = 0; i < p.orig.size(); ++i) {
+                const float a = std::abs(p.orig.data()[i]);
+                if (p.keep[i]) min_kept = std::min(min_kept, a);
+                else max_pruned = std::max(max_pruned, a);
+            }
+        }
+        CHECK(pruned_total == 184);
+        CHECK(max_pruned <= min_kept);
+        CHECK(field(g, "sparsity").as_double() == Approx(0.5));
+        CHECK(field(g, "grouping").text == "unstructured (global)");
+    }
+    auto read_bytes = [](const std::string& p) {
+        std::ifstream in(p, std::ios::binary);
+        return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    };
+    const std::string r1 = temp_dir() + "/rnd1.safetensors", r2 = temp_dir() + "/rnd2.safetensors",
+                      r3 = temp_dir() + "/rnd3.safetensors";
+    REQUIRE(run({"prune", mlp, r1, "--criterion", "random", "--seed", "7", "--amount", "0.5"}).code == 0);
+    REQUIRE(run({"prune", mlp, r2, "--criterion", "random", "--seed", "7", "--amount", "0.5"}).code == 0);
+    REQUIRE(run({"prune", mlp, r3, "--criterion", "random", "--seed", "8", "--amount", "0.5"}).code == 0);
+    CHECK(read_bytes(r1) == read_bytes(r2));
+    CHECK(read_bytes(r1) != read_bytes(r3));
+    CHECK(load_pruned(r1, "net.2.weight").keep.pruned() == 96);
+}
+
+TEST_CASE("cli prune: failures", "[cli][prune][reject]") {
+    const std::string dir = temp_dir();
+    const std::string nan = dir + "/prune_nan.safetensors";
+    xt::xtensor<float, 2> w = {{1.0f, std::nanf("")}, {0.5f, 2.0f}};
+    io::save_safetensors(nan, {{"fc.weight", w}});
+    const auto r = run({"prune", nan, dir + "/prune_out.st", "--amount", "0.5"});
+    CHECK(r.code == 5);
+    CHECK_THAT(r.err, Contains("fc.weight") && Contains("NaN"));
+    CHECK(::access((dir + "/prune_out.st").c_str(), F_OK) != 0);
+    const auto none = run({"prune", mlp, dir + "/prune_out.st", "--amount", "0.5", "--only", "bias"});
+    CHECK(none.code == 2);
+    CHECK_THAT(none.err, Contains("no tensor to prune"));
+    // 2:4 on rows whose length is not a multiple of 4
+    const std::string odd = dir + "/odd.safetensors";
+    io::save_safetensors(odd, {{"fc.weight", xt::xtensor<float, 2>{{1.0f, 2.0f, 3.0f}}}});
+    const auto o = run({"prune", odd, dir + "/prune_out.st", "--grouping", "2:4"});
+    CHECK(o.code == 5);
+    CHECK_THAT(o.err, Contains("fc.weight"));
+}

@@ -313,6 +313,74 @@ inline int cmd_quantize(const options& o, console& c) {
     return exit_ok;
 }
 
+// ------------------------------------------------------------------ prune
+inline int cmd_prune(const options& o, console& c) {
+    const auto in = io::load_compressed(o.positional[0]);
+    std::optional<std::regex> only;
+    if (o.only) only.emplace(*o.only, std::regex::ECMAScript);
+    std::vector<const io::compressed_entry*> todo;
+    for (const auto& e : in.entries()) {
+        const bool candidate = e.representation == "dense" && is_float(e.original_dtype) &&
+                               e.shape.size() >= min_weight_rank && e.shape.size() <= max_weight_rank;
+        if (candidate && (!only || std::regex_search(e.name, *only))) todo.push_back(&e);
+    }
+    if (todo.empty()) {
+        throw usage_error("no tensor to prune in '" + o.positional[0] + "': the tool prunes dense floating-point tensors of rank " +
+                          std::to_string(min_weight_rank) + " to " + std::to_string(max_weight_rank) +
+                          (o.only ? " whose name matches --only '" + *o.only + "'" : std::string()));
+    }
+    const double a = *o.amount;
+    io::compressed_model m;
+    progress_bar bar(c, o, todo.size());
+    if (o.global) {
+        std::vector<io::tensor_view> views;
+        for (const auto* e : todo) views.push_back(in.file().view(e->parts.at("values")));
+        bar.step(0, "ranking " + std::to_string(views.size()) + " tensors together");
+        prune_global_scheme(o.criterion).prune(m, views, a, o.seed);
+    }
+    std::size_t done = 0;
+    for (const auto& e : in.entries()) {
+        const bool selected = std::find(todo.begin(), todo.end(), &e) != todo.end();
+        if (!selected) {
+            m.copy_entry(in, e);
+        } else if (!o.global) {
+            bar.step(done++, e.name);
+            prune_scheme(o.criterion, o.grouping).prune(m, in.file().view(e.parts.at("values")), a, o.seed);
+        }
+    }
+    bar.step(todo.size(), "writing " + o.positional[1]);
+    io::save_compressed(o.positional[1], m, in.user_metadata());
+    bar.finish();
+    std::size_t total = 0, zeros = 0;
+    json::value list = json::make_array();
+    for (const auto* e : todo) {
+        const auto& out_e = m.entries().at(e->name);
+        const double sp = std::stod(out_e.attribute("sparsity"));
+        total += e->size();
+        zeros += static_cast<std::size_t>(std::llround(sp * static_cast<double>(e->size())));
+        json::value t = json::make_object();
+        t.members.emplace_back("name", json::make_string(e->name));
+        t.members.emplace_back("sparsity", json::make_double(sp));
+        list.items.push_back(t);
+    }
+    const double overall = total ? static_cast<double>(zeros) / static_cast<double>(total) : 0.0;
+    if (o.json) {
+        json::value r = json::make_object();
+        r.members.emplace_back("output", json::make_string(o.positional[1]));
+        r.members.emplace_back("criterion", json::make_string(o.criterion));
+        r.members.emplace_back("grouping", json::make_string(o.global ? "unstructured (global)" : o.grouping));
+        r.members.emplace_back("amount", json::make_double(a));
+        r.members.emplace_back("pruned", list);
+        r.members.emplace_back("sparsity", json::make_double(overall));
+        c.out << json::dump(r) << '\n';
+    } else {
+        c.out << "pruned " << todo.size() << " tensor" << (todo.size() == 1 ? "" : "s") << " (" << o.criterion << ", "
+              << (o.global ? "unstructured, global" : o.grouping) << ", amount " << fixed(a, 4) << "): sparsity "
+              << fixed(100.0 * overall, 2) << "%; wrote " << o.positional[1] << '\n';
+    }
+    return exit_ok;
+}
+
 // ------------------------------------------------------------------ report
 struct error_stats {
     double mse = 0.0, sqnr_db = 0.0, max_abs = 0.0;
@@ -490,8 +558,9 @@ inline int run(const std::vector<std::string>& args, console& c) {
         }
         if (o.command == "inspect") return detail::cmd_inspect(o, c);
         if (o.command == "quantize") return detail::cmd_quantize(o, c);
+        if (o.command == "prune") return detail::cmd_prune(o, c);
         if (o.command == "report") return detail::cmd_report(o, c);
-        return fail(exit_usage, "usage", "command '" + o.command + "' is not available in this build");
+        return fail(exit_internal, "internal", "internal error: command '" + o.command + "' has no implementation");
     } catch (const usage_error& e) {
         return fail(exit_usage, "usage", e.what());
     } catch (const io_error& e) {

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include <compress/io.hpp>
+#include <compress/prune.hpp>
 #include <compress/quantize.hpp>
 #include <xtensor/xarray.hpp>
 
@@ -110,6 +111,136 @@ inline const quant_entry& quant_scheme(const std::string& name) {
         if (name == q.info->name) return q;
     }
     throw usage_error("unknown scheme '" + name + "'");
+}
+
+// ---------------------------------------------------------------------------- pruning
+
+/// One (criterion, grouping) pair: prunes one tensor into a model as a masked tensor.
+struct prune_entry {
+    const criterion_info* criterion;
+    const grouping_info* grouping;
+    void (*prune)(io::compressed_model& m, const io::tensor_view& w, double amount, std::uint64_t seed);
+};
+
+/// One criterion ranking the weights of many tensors together (unstructured).
+struct prune_global_entry {
+    const criterion_info* criterion;
+    void (*prune)(io::compressed_model& m, const std::vector<io::tensor_view>& ws, double amount, std::uint64_t seed);
+};
+
+namespace detail {
+
+template <class Criterion, class Grouping, std::size_t N>
+void prune_rank(io::compressed_model& m, const io::tensor_view& v, double a, std::uint64_t seed) {
+    auto w = v.get_as<float, N>();
+    prune_context<float, N> ctx;
+    ctx.with_seed(seed).with_name(v.name());
+    auto keep = compute_mask<Criterion, Grouping>(w, amount::fraction(a), ctx);
+    keep.apply(w);
+    m.add(v.name(), io::masked_tensor<float, N>{std::move(w), std::move(keep)});
+}
+
+template <class Criterion, class Grouping>
+void prune_any(io::compressed_model& m, const io::tensor_view& v, double a, std::uint64_t seed) {
+    switch (v.dimension()) {
+        case 2: prune_rank<Criterion, Grouping, 2>(m, v, a, seed); break;
+        case 3: prune_rank<Criterion, Grouping, 3>(m, v, a, seed); break;
+        case 4: prune_rank<Criterion, Grouping, 4>(m, v, a, seed); break;
+        default:
+            throw shape_error("tensor '" + v.name() + "' has rank " + std::to_string(v.dimension()) +
+                              "; the tool prunes weights of rank 2 to 4");
+    }
+}
+
+template <std::size_t N>
+void add_reshaped(io::compressed_model& m, const io::tensor_view& v, const xt::xtensor<float, 2>& w, const mask<2>& k) {
+    std::array<std::size_t, N> shape{};
+    for (std::size_t d = 0; d < N; ++d) shape[d] = v.shape()[d];
+    xt::xtensor<float, N> values = xt::xtensor<float, N>::from_shape(shape);
+    std::copy(w.begin(), w.end(), values.begin());
+    mask<N> keep(shape, false);
+    for (std::size_t i = 0; i < keep.size(); ++i) keep.set(i, k[i]);
+    m.add(v.name(), io::masked_tensor<float, N>{std::move(values), std::move(keep)});
+}
+
+/// Global unstructured pruning: every tensor is viewed as the 2-d [d0, d1·…] (the same
+/// elements in the same order, so element scores and indices are unchanged).
+template <class Criterion>
+void prune_global_any(io::compressed_model& m, const std::vector<io::tensor_view>& vs, double a, std::uint64_t seed) {
+    std::vector<xt::xtensor<float, 2>> ws;
+    std::vector<prune_context<float, 2>> ctxs;
+    ws.reserve(vs.size());
+    for (const auto& v : vs) {
+        const std::size_t rows = v.shape().empty() ? 1 : v.shape()[0];
+        const std::size_t cols = rows ? v.size() / rows : 0;
+        xt::xtensor<float, 2> w = xt::xtensor<float, 2>::from_shape({rows, cols});
+        v.copy_to(w.data());
+        ws.push_back(std::move(w));
+        prune_context<float, 2> c;
+        c.with_seed(seed).with_name(v.name());
+        ctxs.push_back(c);
+    }
+    std::vector<xt::xtensor<float, 2>*> ptrs;
+    for (auto& w : ws) ptrs.push_back(&w);
+    const auto masks = prune_global<Criterion>(ptrs, amount::fraction(a), ctxs);
+    for (std::size_t j = 0; j < vs.size(); ++j) {
+        const auto& v = vs[j];
+        switch (v.dimension()) {
+            case 2: m.add(v.name(), io::masked_tensor<float, 2>{ws[j], masks[j]}); break;
+            case 3: add_reshaped<3>(m, v, ws[j], masks[j]); break;
+            case 4: add_reshaped<4>(m, v, ws[j], masks[j]); break;
+            default:
+                throw shape_error("tensor '" + v.name() + "' has rank " + std::to_string(v.dimension()) +
+                                  "; the tool prunes weights of rank 2 to 4");
+        }
+    }
+}
+
+}  // namespace detail
+namespace detail {
+template <class Criterion, class Grouping>
+prune_entry make_prune(const char* criterion, const char* grouping) {
+    return {find_criterion(criterion), find_grouping(grouping), &prune_any<Criterion, Grouping>};
+}
+}  // namespace detail
+
+/// Every (criterion, grouping) pair of schemes.hpp.
+inline const std::vector<prune_entry>& prune_registry() {
+    static const std::vector<prune_entry> r = {
+        detail::make_prune<magnitude, unstructured>("magnitude", "unstructured"),
+        detail::make_prune<magnitude, rows<l2>>("magnitude", "rows"),
+        detail::make_prune<magnitude, columns<l2>>("magnitude", "columns"),
+        detail::make_prune<magnitude, n_of_m<2, 4>>("magnitude", "2:4"),
+        detail::make_prune<magnitude, blocks<4, 4, l2>>("magnitude", "block4x4"),
+        detail::make_prune<compress::random, unstructured>("random", "unstructured"),
+        detail::make_prune<compress::random, rows<l2>>("random", "rows"),
+        detail::make_prune<compress::random, columns<l2>>("random", "columns"),
+        detail::make_prune<compress::random, n_of_m<2, 4>>("random", "2:4"),
+        detail::make_prune<compress::random, blocks<4, 4, l2>>("random", "block4x4"),
+    };
+    return r;
+}
+
+inline const std::vector<prune_global_entry>& prune_global_registry() {
+    static const std::vector<prune_global_entry> r = {
+        {find_criterion("magnitude"), &detail::prune_global_any<magnitude>},
+        {find_criterion("random"), &detail::prune_global_any<compress::random>},
+    };
+    return r;
+}
+
+inline const prune_entry& prune_scheme(const std::string& criterion, const std::string& grouping) {
+    for (const auto& p : prune_registry()) {
+        if (criterion == p.criterion->name && grouping == p.grouping->name) return p;
+    }
+    throw usage_error("no pruning scheme for criterion '" + criterion + "' and grouping '" + grouping + "'");
+}
+
+inline const prune_global_entry& prune_global_scheme(const std::string& criterion) {
+    for (const auto& p : prune_global_registry()) {
+        if (criterion == p.criterion->name) return p;
+    }
+    throw usage_error("no global pruning for criterion '" + criterion + "'");
 }
 
 /// The dense float values of any entry the tool can decode: dense (any numeric dtype),
