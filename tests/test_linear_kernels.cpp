@@ -1,6 +1,6 @@
 // compress::linear for dense, csr, bsr and n_of_m_matrix weights against a double-precision
 // reference on odd shapes (1x1, primes, in not a multiple of the vector width, in > 256 for
-// 16-bit indices), batches 0, 1, 2, 17 and 70 (two panel tiles), densities from all-zero to
+// 16-bit indices), batches 0, 1, 2, 8, 17 and 70 (two batch tiles; column tiles for N:M), densities from all-zero to
 // dense, all-zero rows, with and without bias. Built three times (native / AVX2 / baseline);
 // every case also runs compress::scalar_arch.
 #include <catch2/catch.hpp>
@@ -22,8 +22,9 @@ namespace {
 struct shape {
     std::size_t out, in;
 };
-const shape shapes[] = {{1, 1}, {7, 13}, {17, 31}, {33, 70}, {40, 257}, {5, 3}};
-const std::size_t batches[] = {0, 1, 2, 17, 70};
+const shape shapes[] = {{1, 1}, {7, 13}, {17, 31}, {33, 70}, {40, 257}, {5, 3}, {9, 128}};
+// 2 and 8 use 8-lane panels on AVX-512; 17 two vectors; 70 a full 64-wide tile plus 6.
+const std::size_t batches[] = {0, 1, 2, 8, 17, 70};
 const double densities[] = {0.0, 0.1, 0.5, 1.0};
 
 template <class Arch, class Build>

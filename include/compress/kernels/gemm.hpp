@@ -19,8 +19,12 @@
 // access reads or writes outside the caller's matrices. The transposing packs use in-register
 // 16x16 (AVX-512) / 8x8 (AVX) transposes.
 //
-// Summation order for an element of C depends only on K and KC (not on M, N, the thread
-// count or the position of the element), so results are identical with or without OpenMP.
+// M == 1 (a GEMV: one activation row) skips packing: dot products with the rows of B when
+// trans_b, register-blocked row updates otherwise.
+//
+// Summation order for an element of C depends only on K, KC and whether M == 1 (not on N,
+// the thread count or the position of the element), so results are identical with or
+// without OpenMP.
 //
 // Threads (COMPRESS_USE_OPENMP): the larger of M and N is split into contiguous ranges, one
 // per thread, each running the serial algorithm with its own packing buffers.
@@ -332,6 +336,71 @@ void sgemm_serial(bool trans_a, bool trans_b, std::size_t m0, std::size_t m1, st
     }
 }
 
+/// M == 1: c[j] = alpha * sum_k a[k] op(B)[k, j] + beta * c[j] (a contiguous), without packing.
+/// With trans_b every c[j] is a dot product of a with row j of B (4 rows at a time, 2 vectors
+/// each); without, c is accumulated row by row of B in register blocks of 4 vectors.
+template <class Arch>
+void sgemv_row(bool trans_b, std::size_t j0, std::size_t j1, std::size_t K, float alpha, const float* a,
+               const float* B, std::size_t ldb, float beta, float* c) {
+    using V = vec_t<Arch>;
+    constexpr std::size_t W = V::size;
+    auto finish = [&](std::size_t j, float dot) { c[j] = beta == 0.0f ? alpha * dot : alpha * dot + beta * c[j]; };
+    if (trans_b) {
+        std::size_t j = j0;
+        for (; j + 4 <= j1; j += 4) {
+            V acc[4][2];
+            unroll<4>([&](auto r) { acc[r][0] = V(0.0f); acc[r][1] = V(0.0f); });
+            std::size_t k = 0;
+            for (; k + 2 * W <= K; k += 2 * W) {
+                const V a0 = V::load_unaligned(a + k), a1 = V::load_unaligned(a + k + W);
+                unroll<4>([&](auto r) {
+                    const float* b = B + (j + r) * ldb + k;
+                    acc[r][0] = vfma(a0, V::load_unaligned(b), acc[r][0]);
+                    acc[r][1] = vfma(a1, V::load_unaligned(b + W), acc[r][1]);
+                });
+            }
+            alignas(64) float t[W];
+            unroll<4>([&](auto r) {
+                (acc[r][0] + acc[r][1]).store_aligned(t);
+                float s = 0.0f;
+                for (std::size_t q = 0; q < W; ++q) s += t[q];
+                const float* b = B + (j + r) * ldb;
+                for (std::size_t kk = k; kk < K; ++kk) s += a[kk] * b[kk];
+                finish(j + r, s);
+            });
+        }
+        for (; j < j1; ++j) {
+            const float* b = B + j * ldb;
+            float s = 0.0f;
+            for (std::size_t k = 0; k < K; ++k) s += a[k] * b[k];
+            finish(j, s);
+        }
+        return;
+    }
+    constexpr std::size_t NB = 4 * W;
+    std::size_t j = j0;
+    for (; j + NB <= j1; j += NB) {
+        V acc[4];
+        unroll<4>([&](auto v) { acc[v] = V(0.0f); });
+        for (std::size_t k = 0; k < K; ++k) {
+            const V ak(a[k]);
+            const float* b = B + k * ldb + j;
+            unroll<4>([&](auto v) { acc[v] = vfma(ak, V::load_unaligned(b + v * W), acc[v]); });
+        }
+        alignas(64) float t[NB];
+        unroll<4>([&](auto v) { acc[v].store_aligned(t + v * W); });
+        for (std::size_t q = 0; q < NB; ++q) finish(j + q, t[q]);
+    }
+    if (j < j1) {
+        float t[NB] = {};
+        for (std::size_t k = 0; k < K; ++k) {
+            const float* b = B + k * ldb;
+            for (std::size_t q = j; q < j1; ++q) t[q - j] += a[k] * b[q];
+        }
+        for (std::size_t q = j; q < j1; ++q) finish(q, t[q - j]);
+    }
+}
+
 /// C[M,N] = alpha * op(A) · op(B) + beta * C, row-major (see the header comment).
 template <class Arch = xsimd::default_arch>
 void sgemm(bool trans_a, bool trans_b, std::size_t M, std::size_t N, std::size_t K, float alpha,
@@ -343,6 +412,19 @@ void sgemm(bool trans_a, bool trans_b, std::size_t M, std::size_t N, std::size_t
         return;
     }
     using cfg = sgemm_config<Arch>;
+    if (M == 1) {
+        // A GEMV: packing op(B) would cost as much as the product itself.
+        const float* a = A;
+        if (trans_a && lda != 1) {
+            float* ac = thread_scratch<float, 7>(K);
+            for (std::size_t k = 0; k < K; ++k) ac[k] = A[k * lda];
+            a = ac;
+        }
+        parallel_ranges(N, 64, [&](std::size_t j0, std::size_t j1) {
+            sgemv_row<Arch>(trans_b, j0, j1, K, alpha, a, B, ldb, beta, C);
+        });
+        return;
+    }
     if (N >= M) {
         parallel_ranges(N, cfg::nr * 4, [&](std::size_t n0, std::size_t n1) {
             sgemm_serial<Arch>(trans_a, trans_b, 0, M, n0, n1, K, alpha, A, lda, B, ldb, beta, C, ldc);
