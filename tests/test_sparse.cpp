@@ -198,3 +198,96 @@ TEST_CASE("n_of_m_matrix rejects groups with too many kept weights", "[sparse][n
     CHECK((s.to_dense() == xt::xtensor<float, 2>{{1, 0, 0, 0, 0, 1, 1, 0}}));
     CHECK_THROWS_AS(nm24::from_dense(w, mask<2>({1, 7})), shape_error);
 }
+
+// ------------------------------------------------------------------ cost model
+
+TEST_CASE("expected_speedup is monotone in sparsity", "[sparse][cost]") {
+    const std::size_t shapes[][2] = {{64, 64}, {1024, 1024}, {3000, 700}, {4096, 4096}, {8192, 8192}};
+    const std::size_t batches[] = {1, 3, 8, 20, 64, 256};
+    for (const auto& sh : shapes) {
+        for (std::size_t b : batches) {
+            double pc = 0.0, p44 = 0.0, p18 = 0.0;
+            for (int k = 0; k <= 1000; ++k) {
+                const double s = k / 1000.0;
+                const double c = expected_speedup<csr<float>>(sh[0], sh[1], b, s);
+                const double b44 = expected_speedup<bsr<float, 4, 4>>(sh[0], sh[1], b, s);
+                const double b18 = expected_speedup<bsr<float, 1, 8>>(sh[0], sh[1], b, s);
+                REQUIRE(std::isfinite(c));
+                REQUIRE(c > 0.0);
+                CHECK(c >= pc);
+                CHECK(b44 >= p44);
+                CHECK(b18 >= p18);
+                pc = c;
+                p44 = b44;
+                p18 = b18;
+            }
+        }
+    }
+}
+
+TEST_CASE("expected_speedup follows the stored fraction outside the measured range", "[sparse][cost]") {
+    // Below 50 % the time scales with the stored weights: half the density at 50 % of dense.
+    for (std::size_t b : {std::size_t{1}, std::size_t{8}, std::size_t{64}}) {
+        const double at50 = expected_speedup<csr<float>>(1024, 1024, b, 0.5);
+        CHECK(expected_speedup<csr<float>>(1024, 1024, b, 0.0) == Approx(at50 * 0.5));
+        CHECK(expected_speedup<csr<float>>(1024, 1024, b, 0.25) == Approx(at50 * 0.5 / 0.75));
+        // Beyond 95 %: scaled by 0.05 / density, at most 20x.
+        const double at95 = expected_speedup<csr<float>>(1024, 1024, b, 0.95);
+        CHECK(expected_speedup<csr<float>>(1024, 1024, b, 0.975) == Approx(at95 * 2.0));
+        CHECK(expected_speedup<csr<float>>(1024, 1024, b, 1.0) == Approx(at95 * 20.0));
+        // Sizes are clamped to the measured 1024² .. 4096².
+        CHECK(expected_speedup<csr<float>>(16, 16, b, 0.9) == Approx(expected_speedup<csr<float>>(1024, 1024, b, 0.9)));
+    }
+    // batch is interpolated in log2(batch): batch 8 lies between batch 1 and 64 results.
+    const double s1 = expected_speedup<csr<float>>(4096, 4096, 1, 0.8);
+    const double s8 = expected_speedup<csr<float>>(4096, 4096, 8, 0.8);
+    const double s64 = expected_speedup<csr<float>>(4096, 4096, 64, 0.8);
+    const double s3 = expected_speedup<csr<float>>(4096, 4096, 3, 0.8);
+    CHECK(s3 >= std::min(s1, s8) - 1e-12);
+    CHECK(s3 <= std::max(s1, s8) + 1e-12);
+    CHECK(expected_speedup<csr<float>>(4096, 4096, 1000, 0.8) == Approx(s64));
+}
+
+TEST_CASE("expected_speedup of N:M formats follows the kept fraction", "[sparse][cost]") {
+    using nm14 = n_of_m_matrix<float, 1, 4>;
+    const double s24 = expected_speedup<nm24>(4096, 4096, 64, 0.5);
+    // The sparsity argument is checked but the format fixes it.
+    CHECK(expected_speedup<nm24>(4096, 4096, 64, 0.1) == Approx(s24));
+    CHECK(expected_speedup<nm14>(4096, 4096, 64, 0.75) == Approx(2.0 * s24));
+    CHECK(expected_speedup<n_of_m_matrix<float, 1, 2>>(4096, 4096, 64, 0.5) == Approx(s24));
+}
+
+TEST_CASE("expected_speedup of a built matrix uses its shape and stored fraction", "[sparse][cost]") {
+    const auto w = sparse_test::random_sparse(40, 50, 0.2, 5);
+    const auto c = csr<float>::from_dense(w);
+    CHECK(expected_speedup(c, 8) == Approx(expected_speedup<csr<float>>(40, 50, 8, c.sparsity())));
+    const auto b = bsr<float, 4, 4>::from_dense(w);
+    CHECK(expected_speedup(b, 1) == Approx(expected_speedup<bsr<float, 4, 4>>(40, 50, 1, b.sparsity())));
+    CHECK(expected_faster(c, 8) == (expected_speedup(c, 8) > 1.0));
+    CHECK(expected_faster(c, 8, 1e9) == false);
+    const auto n = nm24::from_dense(sparse_test::to_n_of_m<2, 4>(w));
+    CHECK(expected_speedup(n, 64) == Approx(expected_speedup<nm24>(40, 50, 64, 0.5)));
+}
+
+TEST_CASE("expected_faster compares with the margin", "[sparse][cost]") {
+    const double s = expected_speedup<csr<float>>(4096, 4096, 64, 0.9);
+    CHECK(expected_faster<csr<float>>(4096, 4096, 64, 0.9) == (s > 1.0));
+    CHECK(expected_faster<csr<float>>(4096, 4096, 64, 0.9, s * 0.99));
+    CHECK_FALSE(expected_faster<csr<float>>(4096, 4096, 64, 0.9, s * 1.01));
+    // Empty weights or batches: nothing to gain or lose.
+    CHECK(expected_speedup<csr<float>>(0, 4096, 64, 0.9) == 1.0);
+    CHECK(expected_speedup<bsr<float, 4, 4>>(4096, 4096, 0, 0.9) == 1.0);
+}
+
+TEST_CASE("expected_speedup rejects a sparsity outside [0, 1]", "[sparse][cost]") {
+    CHECK_THROWS_AS(expected_speedup<csr<float>>(64, 64, 1, 1.5), value_error);
+    CHECK_THROWS_WITH(expected_speedup<csr<float>>(64, 64, 1, 1.5),
+                      "value error: expected_speedup<csr>: sparsity must be a fraction in [0, 1], got 1.500000");
+    CHECK_THROWS_WITH(expected_faster<bsr<float, 4, 4>>(64, 64, 1, -0.25),
+                      "value error: expected_speedup<bsr>: sparsity must be a fraction in [0, 1], got -0.250000");
+    CHECK_THROWS_AS(expected_speedup<nm24>(64, 64, 1, std::nan("")), value_error);
+    CHECK_THROWS_WITH(expected_speedup<nm24>(64, 64, 1, std::nan("")),
+                      Contains("expected_speedup<n_of_m_matrix>: sparsity must be a fraction in [0, 1], got"));
+    // Even for an empty weight the argument is checked.
+    CHECK_THROWS_AS(expected_speedup<csr<float>>(0, 0, 0, 2.0), value_error);
+}

@@ -591,3 +591,6 @@ private:
 };
 
 }  // namespace compress
+
+// The cost model (expected_speedup / expected_faster) of these formats.
+#include "kernels/cost_table.hpp"
