@@ -94,3 +94,29 @@ TEST_CASE("linear hand-computed with bias", "[linear]") {
     CHECK((linear<scalar_arch>(x, n_of_m_matrix<float, 1, 2>::from_dense(xt::xtensor<float, 2>{{1, 0}, {0, 3}, {2, 0}}), b) ==
            xt::xtensor<float, 2>{{1.5f, 6.0f, 1.0f}}));
 }
+
+TEST_CASE("linear names the overload and the shapes in every shape error", "[linear]") {
+    const xt::xtensor<float, 2> w = xt::zeros<float>({3, 4});
+    const xt::xarray<float> x3 = xt::ones<float>({2, 2, 4});
+    CHECK_THROWS_WITH(linear(x3, w), "shape error: linear(x, W): input x must be 2-d [batch, in_features], got shape "
+                                     "[2, 2, 4]");
+    CHECK_THROWS_WITH(linear(x3, bsr44::from_dense(w)),
+                      "shape error: linear(x, bsr): input x must be 2-d [batch, in_features], got shape [2, 2, 4]");
+    CHECK_THROWS_AS(linear(x3, nm24::from_dense(w)), shape_error);
+    CHECK_THROWS_WITH(linear(x3, nm24::from_dense(w)),
+                      "shape error: linear(x, n_of_m_matrix): input x must be 2-d [batch, in_features], got shape "
+                      "[2, 2, 4]");
+    const xt::xtensor<float, 2> x5 = xt::ones<float>({1, 5});
+    CHECK_THROWS_WITH(linear(x5, nm24::from_dense(w)),
+                      "shape error: linear(x, n_of_m_matrix): input x of shape [1, 5] has 5 features but the weight "
+                      "[3, 4] expects 4");
+    // An empty batch with the wrong width is still a mismatch.
+    const xt::xtensor<float, 2> x0 = xt::zeros<float>({0, 5});
+    CHECK_THROWS_AS(linear(x0, csr<float>::from_dense(w)), shape_error);
+    const xt::xtensor<float, 2> x = xt::ones<float>({2, 4});
+    const xt::xarray<float> b_rank2 = xt::ones<float>({1, 3});
+    CHECK_THROWS_WITH(linear(x, w, b_rank2), "shape error: linear(x, W, bias): bias of shape [1, 3] does not fit 3 "
+                                             "output features (expected [3])");
+    CHECK_THROWS_WITH(linear(x, bsr<float, 1, 8>::from_dense(w), xt::xtensor<float, 1>(xt::ones<float>({4}))),
+                      "shape error: linear(x, bsr, bias): bias of shape [4] does not fit 3 output features (expected [3])");
+}
