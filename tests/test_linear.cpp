@@ -117,6 +117,6 @@ TEST_CASE("linear names the overload and the shapes in every shape error", "[lin
     const xt::xarray<float> b_rank2 = xt::ones<float>({1, 3});
     CHECK_THROWS_WITH(linear(x, w, b_rank2), "shape error: linear(x, W, bias): bias of shape [1, 3] does not fit 3 "
                                              "output features (expected [3])");
-    CHECK_THROWS_WITH(linear(x, bsr<float, 1, 8>::from_dense(w), xt::xtensor<float, 1>(xt::ones<float>({4}))),
+    CHECK_THROWS_WITH(linear(x, bsr18::from_dense(w), xt::xtensor<float, 1>(xt::ones<float>({4}))),
                       "shape error: linear(x, bsr, bias): bias of shape [4] does not fit 3 output features (expected [3])");
 }

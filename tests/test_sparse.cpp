@@ -16,6 +16,7 @@
 using namespace compress;
 using Catch::Matchers::Contains;
 using bsr22 = bsr<float, 2, 2>;
+using bsr44 = bsr<float, 4, 4>;
 using nm24 = n_of_m_matrix<float, 2, 4>;
 
 TEST_CASE("csr stores the nonzeros row by row", "[sparse][csr]") {
@@ -283,7 +284,7 @@ TEST_CASE("expected_speedup rejects a sparsity outside [0, 1]", "[sparse][cost]"
     CHECK_THROWS_AS(expected_speedup<csr<float>>(64, 64, 1, 1.5), value_error);
     CHECK_THROWS_WITH(expected_speedup<csr<float>>(64, 64, 1, 1.5),
                       "value error: expected_speedup<csr>: sparsity must be a fraction in [0, 1], got 1.500000");
-    CHECK_THROWS_WITH(expected_faster<bsr<float, 4, 4>>(64, 64, 1, -0.25),
+    CHECK_THROWS_WITH(expected_faster<bsr44>(64, 64, 1, -0.25),
                       "value error: expected_speedup<bsr>: sparsity must be a fraction in [0, 1], got -0.250000");
     CHECK_THROWS_AS(expected_speedup<nm24>(64, 64, 1, std::nan("")), value_error);
     CHECK_THROWS_WITH(expected_speedup<nm24>(64, 64, 1, std::nan("")),
