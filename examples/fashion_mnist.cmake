@@ -16,11 +16,14 @@ string(TOUPPER "${CMAKE_BUILD_TYPE}" _demo_bt)
 set(_demo_flags "${CMAKE_CXX_COMPILER_ID} ${CMAKE_CXX_COMPILER_VERSION}, ${CMAKE_BUILD_TYPE}: ${CMAKE_CXX_FLAGS} ${CMAKE_CXX_FLAGS_${_demo_bt}} ${_demo_native_flags}")
 string(REGEX REPLACE "  +" " " _demo_flags "${_demo_flags}")
 string(REPLACE "\"" "\\\"" _demo_flags "${_demo_flags}")
-file(CONFIGURE OUTPUT ${CMAKE_CURRENT_BINARY_DIR}/demo_config/demo_config.h CONTENT
+file(WRITE ${CMAKE_CURRENT_BINARY_DIR}/demo_config/demo_config.h.new
 "#pragma once
 #define COMPRESS_DEMO_CLI \"${CMAKE_BINARY_DIR}/tools/compress\"
 #define COMPRESS_DEMO_FLAGS \"${_demo_flags}\"
 ")
+# copied only when it changed, so a re-configure does not rebuild the demo
+configure_file(${CMAKE_CURRENT_BINARY_DIR}/demo_config/demo_config.h.new
+               ${CMAKE_CURRENT_BINARY_DIR}/demo_config/demo_config.h COPYONLY)
 target_include_directories(demo_program PRIVATE ${CMAKE_CURRENT_BINARY_DIR}/demo_config)
 
 add_custom_target(run_demo
@@ -36,7 +39,9 @@ function(_compress_demo_after_tools)
     add_dependencies(demo_program compress_cli)
   endif()
 endfunction()
-cmake_language(DEFER DIRECTORY ${PROJECT_SOURCE_DIR} CALL _compress_demo_after_tools)
+if(NOT CMAKE_VERSION VERSION_LESS 3.19)
+  cmake_language(DEFER DIRECTORY ${PROJECT_SOURCE_DIR} CALL _compress_demo_after_tools)
+endif()
 
 # Smoke test: the quick run (10,000 training images, 1 epoch per training) prints every row
 # with an accuracy above chance; the docs are not touched.

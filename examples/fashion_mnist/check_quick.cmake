@@ -2,7 +2,7 @@
 # every technique has a row, and each row's test accuracy (measured through its compressed
 # kernels) is above chance (10 classes: 10%; the bar is 20%).
 #   cmake -DDEMO=path/to/demo -DOUT=dir -P check_quick.cmake
-set(expected dense prune_global90 prune_gradual90 prune_rows50 ptq_int8 ptq_int4 ptq_ternary ptq_binary
+set(expected dense prune_global90 prune_gradual90 prune_rows50 ptq_int8 ptq_int4 ptq_ternary ptq_binary xnor_finetune
              w8a8_static qat_int4 distill_student weight_averaging deep_compression)
 
 file(REMOVE ${OUT}/results.tsv)

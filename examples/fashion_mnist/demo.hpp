@@ -44,6 +44,7 @@ struct options {
     std::size_t batch = 128;
     std::size_t infer_batch = 1000;  ///< rows per compress::linear call when timing
     std::size_t timing_reps = 5;     ///< timed passes over the test set (the minimum is kept)
+    std::size_t single_reps = 3;     ///< timed passes one image at a time
     std::uint64_t seed = 1;
     std::string data_dir = nn::fashion_mnist_default_dir;
     std::string out_dir = "build/demo-out";
@@ -141,6 +142,7 @@ struct outcome {
     std::string storage_note;      ///< how stored_bytes is counted when it is not model->bytes()
     compress::io::compressed_model file;
     bool has_file = false;
+    bool reportable = true;  ///< `compress report` can compare the file with the dense one (same tensor names)
     double train_seconds = 0.0;
     std::string note;
 };
@@ -169,16 +171,17 @@ struct measured {
     double accuracy = 0.0;
     std::size_t bytes = 0;
     double ratio = 0.0;
-    double ms = 0.0;        ///< 10,000 test images, best of timing_reps
+    double ms = 0.0;        ///< 10,000 test images in batches, best of timing_reps
     double speedup = 0.0;   ///< dense ms / ms
+    double ms1 = 0.0;       ///< 10,000 test images one at a time (batch 1), best of single_reps
+    double speedup1 = 0.0;
     std::string file_path;
     std::size_t file_bytes = 0;
 };
 
-/// Test accuracy through the deployed kernels, and the best time of `reps` passes over the
-/// test set in batches of `batch`.
-void measure(const deployed_model& m, const dataset& data, std::size_t batch, std::size_t reps, double& accuracy,
-             double& ms);
+/// Test accuracy through the deployed kernels, the best time of `opt.timing_reps` passes over
+/// the test set in batches of `opt.infer_batch`, and of `opt.single_reps` passes one image at a time.
+void measure(const deployed_model& m, const dataset& data, const options& opt, measured& out);
 
 /// The Markdown table.
 std::string table_markdown(const std::vector<measured>& rows);

@@ -2,11 +2,13 @@
 // knows, and measure each compressed model through its own kernels. `make demo` runs it.
 //
 //   demo [--quick] [--out DIR] [--no-docs] [--results FILE] [--plot FILE] [--cli PATH]
-//        [--data DIR] [--epochs N] [--ft-epochs N] [--train-samples N] [--reps N] [--only KEY]
+//        [--data DIR] [--epochs N] [--ft-epochs N] [--train-samples N] [--reps N] [--single-reps N]
+//        [--only KEY]
 #include "demo.hpp"
 
 #include <sys/stat.h>
 #include <sys/utsname.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -35,7 +37,8 @@ const char* usage =
     "  --epochs N          dense training epochs (10; quick 1)\n"
     "  --ft-epochs N       epochs of each fine-tuning (2; quick 1)\n"
     "  --train-samples N   use the first N training images (all; quick 10000)\n"
-    "  --reps N            timed passes over the test set per model, best kept (5; quick 2)\n"
+    "  --reps N            timed batched passes over the test set per model, best kept (5; quick 2)\n"
+    "  --single-reps N     timed passes one image at a time, best kept (3; quick 1; 0 = skip)\n"
     "  --only KEY          run only the techniques whose key contains KEY\n";
 
 std::size_t parse_count(const char* s, const char* flag) {
@@ -47,7 +50,7 @@ std::size_t parse_count(const char* s, const char* flag) {
 
 options parse(int argc, char** argv) {
     options o;
-    bool epochs = false, ft = false, samples = false, reps = false;
+    bool epochs = false, ft = false, samples = false, reps = false, single = false;
     for (int i = 1; i < argc; ++i) {
         const std::string a = argv[i];
         auto next = [&]() -> const char* {
@@ -80,6 +83,9 @@ options parse(int argc, char** argv) {
         } else if (a == "--reps") {
             o.timing_reps = parse_count(next(), "--reps");
             reps = true;
+        } else if (a == "--single-reps") {
+            o.single_reps = parse_count(next(), "--single-reps");
+            single = true;
         } else if (a == "--only") {
             o.only = next();
         } else if (a == "-h" || a == "--help") {
@@ -94,6 +100,7 @@ options parse(int argc, char** argv) {
         if (!ft) o.ft_epochs = 1;
         if (!samples) o.train_samples = 10000;
         if (!reps) o.timing_reps = 2;
+        if (!single) o.single_reps = 1;
     }
     if (o.epochs == 0 || o.ft_epochs == 0) throw compress::value_error("--epochs and --ft-epochs must be positive");
     return o;
@@ -151,7 +158,8 @@ std::string run_command(const std::string& cmd, int& status) {
     char buf[4096];
     std::size_t n;
     while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-    status = ::pclose(p);
+    const int st = ::pclose(p);
+    status = st == -1 ? -1 : (WIFEXITED(st) ? WEXITSTATUS(st) : 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0));
     return out;
 }
 
@@ -220,7 +228,7 @@ int main(int argc, char** argv) {
         }
         // Table order; a technique missing from this list goes last.
         const std::vector<std::string> order = {"prune_global90", "prune_gradual90", "prune_rows50", "ptq_int8",
-                                                "ptq_int4",       "ptq_ternary",     "ptq_binary",   "w8a8_static",
+                                                "ptq_int4",       "ptq_ternary",     "ptq_binary",   "xnor_finetune", "w8a8_static",
                                                 "qat_int4",       "distill_student", "weight_averaging",
                                                 "deep_compression"};
         auto rank = [&](const std::string& k) {
@@ -260,7 +268,7 @@ int main(int argc, char** argv) {
             measured m;
             m.o = std::move(o);
             if (m.o.model) {
-                measure(*m.o.model, data, opt.infer_batch, opt.timing_reps, m.accuracy, m.ms);
+                measure(*m.o.model, data, opt, m);
                 m.bytes = m.o.stored_bytes ? m.o.stored_bytes : m.o.model->bytes();
             }
             if (m.o.has_file) {
@@ -275,6 +283,7 @@ int main(int argc, char** argv) {
             if (!m.o.model) continue;
             m.ratio = static_cast<double>(rows.front().bytes) / static_cast<double>(m.bytes);
             m.speedup = rows.front().ms / m.ms;
+            if (m.ms1 > 0.0) m.speedup1 = rows.front().ms1 / m.ms1;
         }
         const std::string table = table_markdown(rows);
         std::printf("\n%s\n", table.c_str());
@@ -306,6 +315,11 @@ int main(int argc, char** argv) {
                 std::printf("%s", run_command(shell_quote(cli) + " inspect " + shell_quote(m.file_path), st).c_str());
                 if (st != 0) std::printf("(exit status %d)\n", st);
                 if (&m == &rows.front()) continue;
+                if (!m.o.reportable) {
+                    std::printf("(no `compress report` for %s: its tensors are not the dense model's tensors)\n",
+                                m.o.key.c_str());
+                    continue;
+                }
                 std::printf("$ compress report %s %s\n", dense_path.c_str(), m.file_path.c_str());
                 std::printf("%s",
                             run_command(shell_quote(cli) + " report " + shell_quote(dense_path) + " " +
@@ -339,7 +353,9 @@ int main(int argc, char** argv) {
             md << "- *test acc* and *10k images* are both measured through the row's inference kernel on its stored "
                   "representation (`compress::linear` overloads), never through a dense fake-quantized copy; time = "
                   "best of "
-               << opt.timing_reps << " passes over the 10,000 test images in batches of " << opt.infer_batch << "\n";
+               << opt.timing_reps << " passes over the 10,000 test images in batches of " << opt.infer_batch
+               << " (*batched*), and best of " << opt.single_reps
+               << " passes feeding them one at a time (*one by one*: batch 1, the latency regime)\n";
             md << "- *stored bytes*: weights in their representation + fp32 biases; *ratio* = dense fp32 bytes / "
                   "stored bytes\n";
             md << "- whole demo: " << fmt("%.0f", wall) << " s wall time\n\n";

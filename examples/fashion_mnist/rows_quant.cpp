@@ -10,6 +10,7 @@
 #define COMPRESS_DEMO_HAVE_QLINEAR 0
 #endif
 
+#include <cmath>
 #include <cstdio>
 
 namespace demo {
@@ -48,19 +49,47 @@ quantized_layers<Q> quantize_layers(nn::sequential& m, const Q& quantizer = {}) 
     return out;
 }
 
+/// Mean training image: the binarization threshold of the pixels for binary / ternary layers.
+vector pixel_mean(const dataset& d) {
+    const std::size_t n = d.train_y.size(), k = d.train_x.shape()[1];
+    std::vector<double> acc(k, 0.0);
+    for (std::size_t i = 0; i < n; ++i) {
+        const float* x = d.train_x.data() + i * k;
+        for (std::size_t j = 0; j < k; ++j) acc[j] += x[j];
+    }
+    vector mu = vector::from_shape({k});
+    for (std::size_t j = 0; j < k; ++j) mu(j) = static_cast<float>(acc[j] / static_cast<double>(n));
+    return mu;
+}
+
 #if COMPRESS_DEMO_HAVE_QLINEAR
 /// Deploys quantized layers: y = compress::linear(x, W_q, b) through the kernel of W_q's scheme.
+///
+/// `center` (binary / ternary weights): those kernels binarize their input (bit = x >= 0,
+/// β = mean|x| per row), so they need signed inputs. The images are centred on the mean
+/// training image first, and no ReLU runs between the layers: the next layer binarizes the
+/// pre-activation, and sign(z) is exactly ReLU's on/off state of z in ±1 coding (binarizing
+/// ReLU(z) >= 0 would give +1 everywhere).
 template <class Q>
-std::shared_ptr<deployed_model> deploy(const quantized_layers<Q>& q) {
+std::shared_ptr<deployed_model> deploy(const quantized_layers<Q>& q, const vector* center = nullptr) {
     auto d = std::make_shared<deployed_model>();
     for (std::size_t i = 0; i < q.w.size(); ++i) {
         deployed_layer l;
         l.name = "fc" + std::to_string(i + 1);
         auto w = q.w[i];
         auto b = q.b[i];
-        l.run = [w, b](const matrix& x) { return compress::linear(x, *w, *b); };
-        l.bytes = w->bytes() + b->size() * sizeof(float);
-        l.relu = i + 1 < q.w.size();
+        if (center && i == 0) {
+            auto mu = std::make_shared<vector>(*center);
+            l.run = [w, b, mu](const matrix& x) {
+                const matrix xc = x - *mu;
+                return compress::linear(xc, *w, *b);
+            };
+            l.bytes = mu->size() * sizeof(float);
+        } else {
+            l.run = [w, b](const matrix& x) { return compress::linear(x, *w, *b); };
+        }
+        l.bytes += w->bytes() + b->size() * sizeof(float);
+        l.relu = !center && i + 1 < q.w.size();
         d->layers.push_back(std::move(l));
     }
     return d;
@@ -69,15 +98,38 @@ std::shared_ptr<deployed_model> deploy(const quantized_layers<Q>& q) {
 
 /// Fills the row from the quantized layers: the deployed model, or why there is none.
 template <class Q>
-outcome finish(outcome o, quantized_layers<Q>&& q) {
+outcome finish(outcome o, quantized_layers<Q>&& q, const vector* center = nullptr) {
 #if COMPRESS_DEMO_HAVE_QLINEAR
-    o.model = deploy(q);
+    o.model = deploy(q, center);
 #else
     o.missing = "not yet: compress::linear(x, quantized_tensor) is not on main";
 #endif
+    if (center) q.file.add("input_center", *center);
     o.file = std::move(q.file);
     o.has_file = true;
     return o;
+}
+
+/// β·sign(x − μ) per row, β = mean|x − μ| (sign(0) = +1): what the binary / ternary kernels
+/// compute from their input, as an nn activation transform (straight-through gradient).
+nn::fake_quant sign_activation(std::shared_ptr<const vector> center) {
+    return nn::fake_quant(
+        [center](const nn::tensor& x, bool) {
+            nn::tensor y = x;
+            const std::size_t rows = x.shape()[0], k = x.size() / std::max<std::size_t>(rows, 1);
+            for (std::size_t r = 0; r < rows; ++r) {
+                float* p = y.data() + r * k;
+                double beta = 0.0;
+                for (std::size_t j = 0; j < k; ++j) {
+                    if (center) p[j] -= (*center)(j);
+                    beta += std::fabs(p[j]);
+                }
+                const auto b = static_cast<float>(beta / static_cast<double>(k));
+                for (std::size_t j = 0; j < k; ++j) p[j] = p[j] >= 0.0f ? b : -b;
+            }
+            return y;
+        },
+        nullptr, "SignActivation");
 }
 
 outcome ptq_int8(const context& c) {
@@ -85,10 +137,29 @@ outcome ptq_int8(const context& c) {
     o.method = "PTQ int8 per-channel";
     o.kernel = "W8A8 int8 GEMM (dynamic per-row activation scales)";
     nn::sequential m = c.clone_dense();
-    o.note = "Weights: symmetric int8, one scale per output channel (`quantizer<int8, symmetric, per_channel<0>>`). "
-             "`compress::linear(x, W_q, b)` runs W8A8: each batch row of activations is quantized to int8 on the "
-             "fly with its own max|x|/127 scale, int32 accumulation.";
-    return finish(std::move(o), quantize_layers<q_int8>(m));
+    o.note = "Weights: symmetric int8, one scale per output channel (`quantizer<int8, symmetric, per_channel<0>>`), "
+             "re-laid out once for the kernel (`prepack`). `compress::linear(x, packed, b)` runs W8A8: each row of "
+             "activations is quantized to int8 on the fly with its own max|x|/127 scale, int32 accumulation.";
+    auto q = quantize_layers<q_int8>(m);
+#if COMPRESS_DEMO_HAVE_QLINEAR
+    auto d = std::make_shared<deployed_model>();
+    for (std::size_t i = 0; i < q.w.size(); ++i) {
+        deployed_layer l;
+        l.name = "fc" + std::to_string(i + 1);
+        auto packed = std::make_shared<compress::packed_int8_weights>(compress::prepack(*q.w[i]));
+        auto b = q.b[i];
+        l.run = [packed, b](const matrix& x) { return compress::linear(x, *packed, *b); };
+        l.bytes = q.w[i]->bytes() + b->size() * sizeof(float);
+        l.relu = i + 1 < q.w.size();
+        d->layers.push_back(std::move(l));
+    }
+    o.model = d;
+#else
+    o.missing = "not yet: compress::linear(x, packed_int8_weights) is not on main";
+#endif
+    o.file = std::move(q.file);
+    o.has_file = true;
+    return o;
 }
 
 outcome ptq_int4(const context& c) {
@@ -107,8 +178,11 @@ outcome ptq_ternary(const context& c) {
     o.kernel = "ternary × binarized activations (AND + popcount)";
     nn::sequential m = c.clone_dense();
     o.note = "Weights: {−α, 0, +α} per output channel (Δ = 0.7·mean|w|, TWN), 2 bits per weight. The kernel "
-             "binarizes its input activations (sign, β = mean|x| per row).";
-    return finish(std::move(o), quantize_layers<q_ternary>(m));
+             "binarizes its input (sign, β = mean|x| per row): the images are centred on the mean training image "
+             "and the layers pass their pre-activations (sign = ReLU's on/off state) instead of ReLU outputs. "
+             "No retraining.";
+    const vector mu = pixel_mean(c.data);
+    return finish(std::move(o), quantize_layers<q_ternary>(m), &mu);
 }
 
 outcome ptq_binary(const context& c) {
@@ -116,9 +190,50 @@ outcome ptq_binary(const context& c) {
     o.method = "PTQ binary per-channel (XNOR-Net α)";
     o.kernel = "binary × binarized activations (XNOR + popcount)";
     nn::sequential m = c.clone_dense();
-    o.note = "Weights: α·sign(w) per output channel (α = mean|w|), 1 bit per weight. The kernel binarizes its input "
-             "activations (sign, β = mean|x| per row).";
-    return finish(std::move(o), quantize_layers<q_binary>(m));
+    o.note = "Weights: α·sign(w) per output channel (α = mean|w|), 1 bit per weight; activations binarized as in "
+             "the ternary row. No retraining.";
+    const vector mu = pixel_mean(c.data);
+    return finish(std::move(o), quantize_layers<q_binary>(m), &mu);
+}
+
+outcome xnor_finetune(const context& c) {
+    outcome o;
+    o.method = "binary weights + activations, fine-tuned (XNOR-Net)";
+    o.kernel = "binary × binarized activations (XNOR + popcount)";
+    // The network the XNOR kernels compute: sign activations (centred images first) and binary
+    // weights (fake-quantized, straight-through gradients), initialised from the dense model.
+    const auto mu = std::make_shared<const vector>(pixel_mean(c.data));
+    nn::sequential dense = c.clone_dense();
+    nn::sequential m;
+    {
+        nn::generator gen(c.opt.seed);
+        const auto widths = widths_of(dense);
+        for (std::size_t i = 1; i < widths.size(); ++i) {
+            const std::string k = std::to_string(i);
+            m.add("sign" + k, sign_activation(i == 1 ? mu : nullptr));
+            nn::linear& l = m.add("fc" + k, nn::linear(widths[i - 1], widths[i], gen));
+            l.weight.value = fc(dense, i).weight.value;
+            l.bias.value = fc(dense, i).bias.value;
+        }
+    }
+    for (const auto& p : m.parameters()) {
+        if (p.rank() != 2) continue;
+        auto q = std::make_shared<q_binary>();
+        p.set_transform([q](const auto& w) { return q->fake_quantize(w); },
+                        [q](const auto& w, const auto& g) { return q->ste_gradient(w, g); });
+    }
+    std::printf("  before fine-tuning (= PTQ binary): test acc %.2f%%\n", 100.0 * nn_accuracy(m, c.data));
+    train_plan plan;
+    plan.label = "XNOR fine-tune";
+    plan.epochs = c.opt.ft_epochs;
+    plan.lr = 1e-3;
+    plan.seed = c.opt.seed + 350;
+    o.train_seconds = train(m, c.data, c.opt, plan);
+    for (const auto& p : m.parameters()) p.clear_transform();
+    o.note = "The network the XNOR kernel computes, trained: sign activations (β·sign, straight-through) and binary "
+             "weights (`fake_quantize` + `ste_gradient` of the binary quantizer), initialised from the dense model, " +
+             std::to_string(plan.epochs) + " epochs; then the same 1-bit weights and kernel as PTQ binary.";
+    return finish(std::move(o), quantize_layers<q_binary>(m), mu.get());
 }
 
 outcome w8a8_static(const context& c) {
@@ -220,7 +335,7 @@ outcome qat_int4(const context& c) {
 
 std::vector<std::pair<std::string, technique>> quantization_techniques() {
     return {{"ptq_int8", ptq_int8},       {"ptq_int4", ptq_int4}, {"ptq_ternary", ptq_ternary},
-            {"ptq_binary", ptq_binary},   {"w8a8_static", w8a8_static}, {"qat_int4", qat_int4}};
+            {"ptq_binary", ptq_binary},   {"xnor_finetune", xnor_finetune}, {"w8a8_static", w8a8_static}, {"qat_int4", qat_int4}};
 }
 
 }  // namespace demo
