@@ -143,6 +143,14 @@ struct outcome {
     compress::io::compressed_model file;
     bool has_file = false;
     bool reportable = true;  ///< `compress report` can compare the file with the dense one (same tensor names)
+    /// false: a row shown for contrast that is EXPECTED to lose most of the accuracy (e.g. a
+    /// full-precision model quantized to 1-2 bits without retraining). It is measured and
+    /// reported like every other row, marked in the table, and written as `contrast` in
+    /// results.tsv; the smoke test asks no accuracy bar of it. Every other row claims a usable model.
+    bool usable = true;
+    /// Key of a contrast row this row is the trained answer to (e.g. "ptq_binary"): the smoke test
+    /// checks that this row's accuracy is clearly above that one's. "" = none.
+    std::string improves_on;
     double train_seconds = 0.0;
     std::string note;
 };

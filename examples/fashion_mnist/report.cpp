@@ -98,7 +98,7 @@ std::string table_markdown(const std::vector<measured>& rows) {
     s << "|---:|---|---|---:|---:|---:|---:|---:|---:" << (singles ? "|---:|---:" : "") << "|\n";
     int i = 0;
     for (const auto& r : rows) {
-        s << "| " << i++ << " | " << r.o.method << " | ";
+        s << "| " << i++ << " | " << r.o.method << (r.o.usable ? "" : " †") << " | ";
         if (!r.o.model) {
             s << r.o.missing << " | – | – | – | – | – | –" << (singles ? " | – | –" : "") << " |\n";
             continue;
@@ -109,6 +109,12 @@ std::string table_markdown(const std::vector<measured>& rows) {
           << fmt("%.2f×", r.speedup);
         if (singles) s << " | " << fmt("%.1f", r.ms1) << " | " << fmt("%.2f×", r.speedup1);
         s << " |\n";
+    }
+    bool contrast = false;
+    for (const auto& r : rows) contrast = contrast || !r.o.usable;
+    if (contrast) {
+        s << "\n† shown for contrast: a full-precision model quantized without retraining, expected to lose much of "
+             "its accuracy; the fine-tuned row of the same kernel is the usable model.\n";
     }
     return s.str();
 }
@@ -170,14 +176,16 @@ std::string plot_svg(const std::vector<measured>& rows, const std::string& title
         if (!r.o.model) continue;
         const char* c = colors[idx % (sizeof colors / sizeof colors[0])];
         const double x = X(r.ratio), y = Y(std::max(r.accuracy, ylo));
-        s << "<circle cx=\"" << x << "\" cy=\"" << y << "\" r=\"5\" fill=\"" << c << "\"><title>"
+        s << "<circle cx=\"" << x << "\" cy=\"" << y << "\" r=\"5\" fill=\"" << (r.o.usable ? c : "white")
+          << "\" stroke=\"" << c << "\" stroke-width=\"2\"><title>"
           << xml_escape(r.o.method) << ": " << fmt("%.2f%%", 100 * r.accuracy) << ", " << fmt("%.1f×", r.ratio)
           << "</title></circle>\n";
         s << "<text x=\"" << x + 7 << "\" y=\"" << y - 6 << "\" font-size=\"10\">" << idx << "</text>\n";
         const double ly = top + 8 + 16 * legend++;
-        s << "<circle cx=\"" << left + pw + 16 << "\" cy=\"" << ly - 4 << "\" r=\"5\" fill=\"" << c << "\"/>\n";
+        s << "<circle cx=\"" << left + pw + 16 << "\" cy=\"" << ly - 4 << "\" r=\"5\" fill=\"" << (r.o.usable ? c : "white")
+          << "\" stroke=\"" << c << "\" stroke-width=\"2\"/>\n";
         s << "<text x=\"" << left + pw + 26 << "\" y=\"" << ly << "\" font-size=\"10\">" << idx << " "
-          << xml_escape(r.o.method) << "</text>\n";
+          << xml_escape(r.o.method) << (r.o.usable ? "" : " (contrast)") << "</text>\n";
     }
     s << "</svg>\n";
     return s.str();

@@ -180,7 +180,9 @@ outcome ptq_ternary(const context& c) {
     o.note = "Weights: {−α, 0, +α} per output channel (Δ = 0.7·mean|w|, TWN), 2 bits per weight. The kernel "
              "binarizes its input (sign, β = mean|x| per row): the images are centred on the mean training image "
              "and the layers pass their pre-activations (sign = ReLU's on/off state) instead of ReLU outputs. "
-             "No retraining.";
+             "No retraining: shown for contrast (expected to lose much of the accuracy; row 'ternary_finetune' is the "
+             "trained answer).";
+    o.usable = false;
     const vector mu = pixel_mean(c.data);
     return finish(std::move(o), quantize_layers<q_ternary>(m), &mu);
 }
@@ -191,18 +193,20 @@ outcome ptq_binary(const context& c) {
     o.kernel = "binary × binarized activations (XNOR + popcount)";
     nn::sequential m = c.clone_dense();
     o.note = "Weights: α·sign(w) per output channel (α = mean|w|), 1 bit per weight; activations binarized as in "
-             "the ternary row. No retraining.";
+             "the ternary row. No retraining: shown for contrast (expected to lose much of the accuracy; row "
+             "'xnor_finetune' is the trained answer).";
+    o.usable = false;
     const vector mu = pixel_mean(c.data);
     return finish(std::move(o), quantize_layers<q_binary>(m), &mu);
 }
 
-outcome xnor_finetune(const context& c) {
-    outcome o;
-    o.method = "binary weights + activations, fine-tuned (XNOR-Net)";
-    o.kernel = "binary × binarized activations (XNOR + popcount)";
-    // The network the XNOR kernels compute: sign activations (centred images first) and binary
-    // weights (fake-quantized, straight-through gradients), initialised from the dense model.
-    const auto mu = std::make_shared<const vector>(pixel_mean(c.data));
+/// Fine-tunes the network the binary / ternary kernel computes: sign activations (β·sign of the
+/// centred images, then of the pre-activations, straight-through gradient) and weights that
+/// compute with Q's fake_quantize (α from the weights at every step, straight-through gradient
+/// `ste_gradient`), initialised from the dense model. Returns the trained model, transforms removed.
+template <class Q>
+nn::sequential lowbit_finetune(const context& c, const std::shared_ptr<const vector>& mu, const char* what,
+                               const char* label, std::uint64_t seed, outcome& o) {
     nn::sequential dense = c.clone_dense();
     nn::sequential m;
     {
@@ -218,22 +222,45 @@ outcome xnor_finetune(const context& c) {
     }
     for (const auto& p : m.parameters()) {
         if (p.rank() != 2) continue;
-        auto q = std::make_shared<q_binary>();
+        auto q = std::make_shared<Q>();
         p.set_transform([q](const auto& w) { return q->fake_quantize(w); },
                         [q](const auto& w, const auto& g) { return q->ste_gradient(w, g); });
     }
-    std::printf("  before fine-tuning (= PTQ binary): test acc %.2f%%\n", 100.0 * nn_accuracy(m, c.data));
+    std::printf("  before fine-tuning (= %s): test acc %.2f%%\n", what, 100.0 * nn_accuracy(m, c.data));
     train_plan plan;
-    plan.label = "XNOR fine-tune";
+    plan.label = label;
     plan.epochs = c.opt.ft_epochs;
     plan.lr = 1e-3;
-    plan.seed = c.opt.seed + 350;
+    plan.seed = seed;
     o.train_seconds = train(m, c.data, c.opt, plan);
     for (const auto& p : m.parameters()) p.clear_transform();
+    return m;
+}
+
+outcome xnor_finetune(const context& c) {
+    outcome o;
+    o.method = "binary weights + activations, fine-tuned (XNOR-Net)";
+    o.kernel = "binary × binarized activations (XNOR + popcount)";
+    o.improves_on = "ptq_binary";
+    const auto mu = std::make_shared<const vector>(pixel_mean(c.data));
+    nn::sequential m = lowbit_finetune<q_binary>(c, mu, "PTQ binary", "XNOR fine-tune", c.opt.seed + 350, o);
     o.note = "The network the XNOR kernel computes, trained: sign activations (β·sign, straight-through) and binary "
              "weights (`fake_quantize` + `ste_gradient` of the binary quantizer), initialised from the dense model, " +
-             std::to_string(plan.epochs) + " epochs; then the same 1-bit weights and kernel as PTQ binary.";
+             std::to_string(c.opt.ft_epochs) + " epochs; then the same 1-bit weights and kernel as PTQ binary.";
     return finish(std::move(o), quantize_layers<q_binary>(m), mu.get());
+}
+
+outcome ternary_finetune(const context& c) {
+    outcome o;
+    o.method = "ternary weights + binarized activations, fine-tuned (TWN)";
+    o.kernel = "ternary × binarized activations (AND + popcount)";
+    o.improves_on = "ptq_ternary";
+    const auto mu = std::make_shared<const vector>(pixel_mean(c.data));
+    nn::sequential m = lowbit_finetune<q_ternary>(c, mu, "PTQ ternary", "ternary fine-tune", c.opt.seed + 360, o);
+    o.note = "As the XNOR row with the ternary quantizer: weights compute with its `fake_quantize` ({−α, 0, +α}, "
+             "Δ = 0.7·mean|w| recomputed every step) and get its straight-through gradient, sign activations, " +
+             std::to_string(c.opt.ft_epochs) + " epochs; then the same 2-bit weights and kernel as PTQ ternary.";
+    return finish(std::move(o), quantize_layers<q_ternary>(m), mu.get());
 }
 
 outcome w8a8_static(const context& c) {
@@ -335,7 +362,8 @@ outcome qat_int4(const context& c) {
 
 std::vector<std::pair<std::string, technique>> quantization_techniques() {
     return {{"ptq_int8", ptq_int8},       {"ptq_int4", ptq_int4}, {"ptq_ternary", ptq_ternary},
-            {"ptq_binary", ptq_binary},   {"xnor_finetune", xnor_finetune}, {"w8a8_static", w8a8_static}, {"qat_int4", qat_int4}};
+            {"ptq_binary", ptq_binary},   {"xnor_finetune", xnor_finetune},
+            {"ternary_finetune", ternary_finetune}, {"w8a8_static", w8a8_static}, {"qat_int4", qat_int4}};
 }
 
 }  // namespace demo
