@@ -10,3 +10,9 @@
 #include "nn.hpp"
 #include "sparse.hpp"
 #include "linear.hpp"
+#include "distill.hpp"
+#include "regularize.hpp"
+#include "fuse.hpp"
+#include "cluster.hpp"
+// lowrank.hpp is not included here: it needs LAPACKE. Include <compress/lowrank.hpp> and link
+// compress::lowrank to use it.

@@ -18,6 +18,8 @@ struct observer {};
 struct rounding {};
 struct sparse_format {};
 struct feature_metric {};
+struct penalty {};
+struct cluster_init {};
 }  // namespace policy
 
 namespace detail {
