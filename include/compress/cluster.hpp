@@ -72,7 +72,7 @@ struct cluster_rng {
 };
 
 /// Bits per index for k clusters: ceil(log2 k) (0 for k = 1).
-inline unsigned index_bits(std::size_t k) noexcept {
+inline unsigned cluster_index_bits(std::size_t k) noexcept {
     unsigned b = 0;
     while ((std::size_t{1} << b) < k) ++b;
     return b;
@@ -80,7 +80,7 @@ inline unsigned index_bits(std::size_t k) noexcept {
 
 /// Index i occupies bits [i*b, i*b + b) of a little-endian bit stream (bit j of the stream is
 /// bit j % 8 of byte j / 8), least significant bit first. Independent of the machine.
-inline std::vector<std::uint8_t> pack_indices(const std::vector<std::uint32_t>& idx, unsigned bits) {
+inline std::vector<std::uint8_t> cluster_pack_indices(const std::vector<std::uint32_t>& idx, unsigned bits) {
     std::vector<std::uint8_t> out((idx.size() * bits + 7) / 8, 0);
     std::size_t pos = 0;
     for (std::uint32_t v : idx) {
@@ -91,7 +91,7 @@ inline std::vector<std::uint8_t> pack_indices(const std::vector<std::uint32_t>& 
     return out;
 }
 
-inline std::uint32_t unpack_index(const std::vector<std::uint8_t>& packed, unsigned bits, std::size_t i) noexcept {
+inline std::uint32_t cluster_unpack_index(const std::vector<std::uint8_t>& packed, unsigned bits, std::size_t i) noexcept {
     std::uint32_t v = 0;
     std::size_t pos = i * bits;
     for (unsigned b = 0; b < bits; ++b, ++pos) v |= static_cast<std::uint32_t>((packed[pos / 8] >> (pos % 8)) & 1u) << b;
@@ -100,12 +100,12 @@ inline std::uint32_t unpack_index(const std::vector<std::uint8_t>& packed, unsig
 
 /// Nearest-centroid assignment for sorted centroids c: the cluster of x is the first j whose
 /// midpoint (c[j] + c[j+1]) / 2 is >= x (a weight exactly between two centroids goes to the lower).
-inline std::uint32_t nearest_sorted(const std::vector<double>& mids, double x) noexcept {
+inline std::uint32_t kmeans_nearest(const std::vector<double>& mids, double x) noexcept {
     return static_cast<std::uint32_t>(std::lower_bound(mids.begin(), mids.end(), x) - mids.begin());
 }
 
 template <class Init>
-std::vector<double> init_centroids(const std::vector<double>& sorted, std::size_t k, std::uint64_t seed) {
+std::vector<double> kmeans_init_centroids(const std::vector<double>& sorted, std::size_t k, std::uint64_t seed) {
     const std::size_t n = sorted.size();
     std::vector<double> c(k);
     const double lo = sorted.front(), hi = sorted.back();
@@ -149,7 +149,7 @@ std::vector<double> init_centroids(const std::vector<double>& sorted, std::size_
     return c;
 }
 
-inline std::vector<double> midpoints(const std::vector<double>& c) {
+inline std::vector<double> kmeans_midpoints(const std::vector<double>& c) {
     std::vector<double> m(c.size() ? c.size() - 1 : 0);
     for (std::size_t j = 0; j + 1 < c.size(); ++j) m[j] = 0.5 * (c[j] + c[j + 1]);
     return m;
@@ -157,7 +157,7 @@ inline std::vector<double> midpoints(const std::vector<double>& c) {
 
 /// 1-D Lloyd on sorted values with prefix sums: each cluster is a contiguous range of the
 /// sorted values, so one iteration costs O(k log n). Returns sorted centroids.
-inline std::vector<double> lloyd_1d(const std::vector<double>& sorted, std::vector<double> c,
+inline std::vector<double> kmeans_lloyd_1d(const std::vector<double>& sorted, std::vector<double> c,
                                     const kmeans_options& opt, std::size_t& iterations) {
     const std::size_t n = sorted.size(), k = c.size();
     std::vector<double> prefix(n + 1, 0.0);
@@ -167,7 +167,7 @@ inline std::vector<double> lloyd_1d(const std::vector<double>& sorted, std::vect
     std::sort(c.begin(), c.end());
     for (std::size_t it = 0; it < opt.max_iterations; ++it) {
         ++iterations;
-        const auto mids = midpoints(c);
+        const auto mids = kmeans_midpoints(c);
         double moved = 0.0;
         std::size_t lo = 0;
         for (std::size_t j = 0; j < k; ++j) {
@@ -199,7 +199,7 @@ shared_weights<N> cluster_impl(const E& w, std::size_t k, const mask<N>& keep, c
 }  // namespace detail
 
 /// A tensor whose weights share the k values of a codebook: one index of bits() =
-/// ceil(log2 k) bits per clustered weight, bit-packed (see detail::pack_indices for the layout).
+/// ceil(log2 k) bits per clustered weight, bit-packed (see detail::cluster_pack_indices for the layout).
 /// Weights outside `keep()` (pruned before clustering) are not clustered and decode as 0.
 template <std::size_t N>
 class shared_weights {
@@ -229,9 +229,9 @@ public:
                                   " is not below k = " + std::to_string(codebook_.size()));
             }
         }
-        bits_ = detail::index_bits(codebook_.size());
+        bits_ = detail::cluster_index_bits(codebook_.size());
         count_ = indices.size();
-        packed_ = detail::pack_indices(indices, bits_);
+        packed_ = detail::cluster_pack_indices(indices, bits_);
     }
 
     const shape_type& shape() const noexcept { return keep_.shape(); }
@@ -257,11 +257,11 @@ public:
             throw shape_error("shared_weights::index: " + std::to_string(i) + " is out of range (" +
                               std::to_string(count_) + " indices)");
         }
-        return detail::unpack_index(packed_, bits_, i);
+        return detail::cluster_unpack_index(packed_, bits_, i);
     }
     std::vector<std::uint32_t> indices() const {
         std::vector<std::uint32_t> out(count_);
-        for (std::size_t i = 0; i < count_; ++i) out[i] = detail::unpack_index(packed_, bits_, i);
+        for (std::size_t i = 0; i < count_; ++i) out[i] = detail::cluster_unpack_index(packed_, bits_, i);
         return out;
     }
 
@@ -271,7 +271,7 @@ public:
         float* p = out.data();
         std::size_t j = 0;
         for (std::size_t i = 0; i < keep_.size(); ++i) {
-            p[i] = keep_[i] ? codebook_[detail::unpack_index(packed_, bits_, j++)] : 0.0f;
+            p[i] = keep_[i] ? codebook_[detail::cluster_unpack_index(packed_, bits_, j++)] : 0.0f;
         }
         return out;
     }
@@ -324,12 +324,12 @@ shared_weights<N> cluster_impl(const E& w, std::size_t k, const mask<N>& keep, c
     std::vector<double> sorted = vals;
     std::sort(sorted.begin(), sorted.end());
     std::size_t iters = 0;
-    auto c = detail::lloyd_1d(sorted, detail::init_centroids<Init>(sorted, k, opt.seed), opt, iters);
-    const auto mids = detail::midpoints(c);
+    auto c = detail::kmeans_lloyd_1d(sorted, detail::kmeans_init_centroids<Init>(sorted, k, opt.seed), opt, iters);
+    const auto mids = detail::kmeans_midpoints(c);
     std::vector<std::uint32_t> idx(n);
     double inertia = 0.0;
     for (std::size_t j = 0; j < n; ++j) {
-        idx[j] = detail::nearest_sorted(mids, vals[j]);
+        idx[j] = detail::kmeans_nearest(mids, vals[j]);
         inertia += (vals[j] - c[idx[j]]) * (vals[j] - c[idx[j]]);
     }
     std::vector<float> codebook(k);
@@ -345,7 +345,7 @@ shared_weights<N> cluster_impl(const E& w, std::size_t k, const mask<N>& keep, c
 /// k == 0, k larger than the number of weights (or than 65536), NaN/Inf weights.
 template <class Init = linear_init, class E>
 auto cluster(const xt::xexpression<E>& w, std::size_t k, const kmeans_options& opt = {}) {
-    constexpr std::size_t N = detail::static_rank_v<E>;
+    constexpr std::size_t N = detail::fixed_rank_v<E>;
     static_assert(N != static_cast<std::size_t>(-1) && N >= 1, "cluster: needs a tensor of static rank >= 1 (xt::xtensor)");
     const auto& e = w.derived_cast();
     std::array<std::size_t, N> shape{};
@@ -379,7 +379,7 @@ xt::xtensor<float, 1> codebook_gradient(const shared_weights<N>& sw, const xt::x
     std::vector<double> acc(sw.k(), 0.0);
     std::size_t i = 0, j = 0;
     for (auto it = g.cbegin(); it != g.cend(); ++it, ++i) {
-        if (sw.keep()[i]) acc[detail::unpack_index(sw.packed(), sw.bits(), j++)] += static_cast<double>(*it);
+        if (sw.keep()[i]) acc[detail::cluster_unpack_index(sw.packed(), sw.bits(), j++)] += static_cast<double>(*it);
     }
     xt::xtensor<float, 1> out = xt::xtensor<float, 1>::from_shape({sw.k()});
     for (std::size_t c = 0; c < sw.k(); ++c) out(c) = static_cast<float>(acc[c]);
@@ -623,7 +623,7 @@ struct relative_indexed {
 
     /// Fixed-width storage: gaps * gap_bits + codes * ceil(log2 k) bits, plus the fp32 codebook.
     std::size_t bytes() const noexcept {
-        const std::size_t b = gaps.size() * gap_bits + codes.size() * detail::index_bits(codebook.size());
+        const std::size_t b = gaps.size() * gap_bits + codes.size() * detail::cluster_index_bits(codebook.size());
         return (b + 7) / 8 + codebook.size() * sizeof(float);
     }
 

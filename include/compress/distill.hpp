@@ -49,7 +49,7 @@ struct kd_result {
 
 namespace detail {
 
-inline void check_temperature(double T, const char* fn) {
+inline void kd_check_temperature(double T, const char* fn) {
     if (!(T > 0.0) || !std::isfinite(T)) {
         throw value_error(std::string(fn) + ": temperature must be a finite number > 0, got " + std::to_string(T));
     }
@@ -57,7 +57,7 @@ inline void check_temperature(double T, const char* fn) {
 
 /// Copies a rank-2 expression of logits into a double buffer, checking rank and finiteness.
 template <class E>
-std::vector<double> logits_to_double(const xt::xexpression<E>& expr, std::size_t& rows, std::size_t& cols,
+std::vector<double> kd_logits_to_double(const xt::xexpression<E>& expr, std::size_t& rows, std::size_t& cols,
                                      const std::string& name) {
     check_rank(expr, 2, name);
     check_finite(expr, name);
@@ -72,7 +72,7 @@ std::vector<double> logits_to_double(const xt::xexpression<E>& expr, std::size_t
 }
 
 /// Row-wise log-softmax of x / T in place (double, max-subtracted).
-inline void log_softmax_rows(std::vector<double>& x, std::size_t rows, std::size_t cols, double T) {
+inline void kd_log_softmax_rows(std::vector<double>& x, std::size_t rows, std::size_t cols, double T) {
     for (std::size_t r = 0; r < rows; ++r) {
         double* p = x.data() + r * cols;
         double m = p[0];
@@ -89,7 +89,7 @@ inline void log_softmax_rows(std::vector<double>& x, std::size_t rows, std::size
 
 /// Reads integer class labels, checking the count and the range [0, classes).
 template <class L>
-std::vector<std::size_t> read_labels(const xt::xexpression<L>& expr, std::size_t rows, std::size_t cols,
+std::vector<std::size_t> kd_read_labels(const xt::xexpression<L>& expr, std::size_t rows, std::size_t cols,
                                      const char* fn) {
     const auto& l = expr.derived_cast();
     using V = std::decay_t<typename L::value_type>;
@@ -115,7 +115,7 @@ std::vector<std::size_t> read_labels(const xt::xexpression<L>& expr, std::size_t
 }
 
 template <class E1, class E2>
-void check_same_logits(const E1& a, const E2& b, const char* fn) {
+void kd_check_same_logits(const E1& a, const E2& b, const char* fn) {
     if (a.dimension() != b.dimension() || !std::equal(a.shape().begin(), a.shape().end(), b.shape().begin())) {
         throw shape_error(std::string(fn) + ": student logits of shape " + shape_str(a.shape()) +
                           " and teacher logits of shape " + shape_str(b.shape()) + " differ");
@@ -128,10 +128,10 @@ void check_same_logits(const E1& a, const E2& b, const char* fn) {
 /// Throws shape_error for another rank, value_error for T <= 0 or NaN/Inf logits.
 template <class E>
 xt::xtensor<float, 2> softmax(const xt::xexpression<E>& logits, double temperature = 1.0) {
-    detail::check_temperature(temperature, "softmax");
+    detail::kd_check_temperature(temperature, "softmax");
     std::size_t rows = 0, cols = 0;
-    auto x = detail::logits_to_double(logits, rows, cols, "logits");
-    detail::log_softmax_rows(x, rows, cols, temperature);
+    auto x = detail::kd_logits_to_double(logits, rows, cols, "logits");
+    detail::kd_log_softmax_rows(x, rows, cols, temperature);
     xt::xtensor<float, 2> out = xt::xtensor<float, 2>::from_shape({rows, cols});
     for (std::size_t i = 0; i < x.size(); ++i) out.data()[i] = static_cast<float>(std::exp(x[i]));
     return out;
@@ -140,10 +140,10 @@ xt::xtensor<float, 2> softmax(const xt::xexpression<E>& logits, double temperatu
 /// log(softmax(logits / T)), computed stably (no log of a rounded probability).
 template <class E>
 xt::xtensor<float, 2> log_softmax(const xt::xexpression<E>& logits, double temperature = 1.0) {
-    detail::check_temperature(temperature, "log_softmax");
+    detail::kd_check_temperature(temperature, "log_softmax");
     std::size_t rows = 0, cols = 0;
-    auto x = detail::logits_to_double(logits, rows, cols, "logits");
-    detail::log_softmax_rows(x, rows, cols, temperature);
+    auto x = detail::kd_logits_to_double(logits, rows, cols, "logits");
+    detail::kd_log_softmax_rows(x, rows, cols, temperature);
     xt::xtensor<float, 2> out = xt::xtensor<float, 2>::from_shape({rows, cols});
     for (std::size_t i = 0; i < x.size(); ++i) out.data()[i] = static_cast<float>(x[i]);
     return out;
@@ -154,9 +154,9 @@ xt::xtensor<float, 2> log_softmax(const xt::xexpression<E>& logits, double tempe
 template <class E, class L>
 loss_result cross_entropy(const xt::xexpression<E>& logits, const xt::xexpression<L>& labels) {
     std::size_t rows = 0, cols = 0;
-    auto x = detail::logits_to_double(logits, rows, cols, "logits");
-    const auto y = detail::read_labels(labels, rows, cols, "cross_entropy");
-    detail::log_softmax_rows(x, rows, cols, 1.0);
+    auto x = detail::kd_logits_to_double(logits, rows, cols, "logits");
+    const auto y = detail::kd_read_labels(labels, rows, cols, "cross_entropy");
+    detail::kd_log_softmax_rows(x, rows, cols, 1.0);
     loss_result r;
     r.grad = xt::xtensor<float, 2>::from_shape({rows, cols});
     if (rows == 0) return r;
@@ -179,7 +179,7 @@ loss_result cross_entropy(const xt::xexpression<E>& logits, const xt::xexpressio
 template <class E>
 xt::xtensor<std::int64_t, 1> teacher_labels(const xt::xexpression<E>& teacher_logits) {
     std::size_t rows = 0, cols = 0;
-    const auto x = detail::logits_to_double(teacher_logits, rows, cols, "teacher logits");
+    const auto x = detail::kd_logits_to_double(teacher_logits, rows, cols, "teacher logits");
     xt::xtensor<std::int64_t, 1> out = xt::xtensor<std::int64_t, 1>::from_shape({rows});
     for (std::size_t b = 0; b < rows; ++b) {
         const double* p = x.data() + b * cols;
@@ -195,7 +195,7 @@ xt::xtensor<std::int64_t, 1> teacher_labels(const xt::xexpression<E>& teacher_lo
 /// Hard-target distillation: cross-entropy of the student against the teacher's argmax.
 template <class S, class T>
 loss_result hard_kd_loss(const xt::xexpression<S>& student, const xt::xexpression<T>& teacher) {
-    detail::check_same_logits(student.derived_cast(), teacher.derived_cast(), "hard_kd_loss");
+    detail::kd_check_same_logits(student.derived_cast(), teacher.derived_cast(), "hard_kd_loss");
     return cross_entropy(student, teacher_labels(teacher));
 }
 
@@ -208,22 +208,22 @@ loss_result hard_kd_loss(const xt::xexpression<S>& student, const xt::xexpressio
 template <class S, class Tt, class L>
 kd_result kd_loss(const xt::xexpression<S>& student, const xt::xexpression<Tt>& teacher,
                   const xt::xexpression<L>& labels, const kd_options& opt = {}) {
-    detail::check_temperature(opt.temperature, "kd_loss");
+    detail::kd_check_temperature(opt.temperature, "kd_loss");
     if (!(opt.alpha >= 0.0 && opt.alpha <= 1.0)) {
         throw value_error("kd_loss: alpha must be in [0, 1] (the weight of the hard-label term), got " +
                           std::to_string(opt.alpha));
     }
-    detail::check_same_logits(student.derived_cast(), teacher.derived_cast(), "kd_loss");
+    detail::kd_check_same_logits(student.derived_cast(), teacher.derived_cast(), "kd_loss");
     std::size_t rows = 0, cols = 0;
-    auto s = detail::logits_to_double(student, rows, cols, "student logits");
-    auto t = detail::logits_to_double(teacher, rows, cols, "teacher logits");
-    const auto y = detail::read_labels(labels, rows, cols, "kd_loss");
+    auto s = detail::kd_logits_to_double(student, rows, cols, "student logits");
+    auto t = detail::kd_logits_to_double(teacher, rows, cols, "teacher logits");
+    const auto y = detail::kd_read_labels(labels, rows, cols, "kd_loss");
 
     const double T = opt.temperature, a = opt.alpha;
     std::vector<double> s1 = s;  // log softmax(s)
-    detail::log_softmax_rows(s1, rows, cols, 1.0);
-    detail::log_softmax_rows(s, rows, cols, T);  // log softmax(s/T)
-    detail::log_softmax_rows(t, rows, cols, T);  // log softmax(t/T)
+    detail::kd_log_softmax_rows(s1, rows, cols, 1.0);
+    detail::kd_log_softmax_rows(s, rows, cols, T);  // log softmax(s/T)
+    detail::kd_log_softmax_rows(t, rows, cols, T);  // log softmax(t/T)
 
     kd_result r;
     r.grad = xt::xtensor<float, 2>::from_shape({rows, cols});

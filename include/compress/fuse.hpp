@@ -38,11 +38,11 @@ struct batchnorm_stats {
 namespace detail {
 
 template <class A, class B>
-bool same_shape(const A& a, const B& b) {
+bool fuse_same_shape(const A& a, const B& b) {
     return a.dimension() == b.dimension() && std::equal(a.shape().begin(), a.shape().end(), b.shape().begin());
 }
 
-inline void check_vector_len(const xt::xtensor<float, 1>& v, std::size_t n, const char* what, const char* fn) {
+inline void fold_check_len(const xt::xtensor<float, 1>& v, std::size_t n, const char* what, const char* fn) {
     if (v.size() != n) {
         throw shape_error(std::string(fn) + ": " + what + " has shape " + shape_str(v.shape()) + ", expected [" +
                           std::to_string(n) + "] (one per output channel)");
@@ -97,14 +97,14 @@ xt::xtensor<T, N> average(const std::vector<xt::xtensor<T, N>>& tensors, const s
 /// t must be finite. Throws shape_error for different shapes, value_error for NaN/Inf.
 template <class EA, class EB>
 auto interpolate(const xt::xexpression<EA>& a, const xt::xexpression<EB>& b, double t) {
-    constexpr std::size_t N = detail::static_rank_v<EA>;
+    constexpr std::size_t N = detail::fixed_rank_v<EA>;
     static_assert(N != static_cast<std::size_t>(-1), "interpolate: needs tensors of static rank (xt::xtensor)");
     using T = std::decay_t<typename EA::value_type>;
     static_assert(std::is_floating_point_v<T>, "interpolate: tensors must be floating point");
     if (!std::isfinite(t)) throw value_error("interpolate: t must be finite, got " + std::to_string(t));
     const auto& ea = a.derived_cast();
     const auto& eb = b.derived_cast();
-    if (!detail::same_shape(ea, eb)) {
+    if (!detail::fuse_same_shape(ea, eb)) {
         throw shape_error("interpolate: shapes " + detail::shape_str(ea.shape()) + " and " +
                           detail::shape_str(eb.shape()) + " differ");
     }
@@ -127,7 +127,7 @@ auto interpolate(const xt::xexpression<EA>& a, const xt::xexpression<EB>& b, dou
 /// negative variance or eps, or var + eps == 0.
 template <class EW, class EB>
 auto fold_batchnorm(const xt::xexpression<EW>& weight, const xt::xexpression<EB>& bias, const batchnorm_stats& bn) {
-    constexpr std::size_t N = detail::static_rank_v<EW>;
+    constexpr std::size_t N = detail::fixed_rank_v<EW>;
     static_assert(N != static_cast<std::size_t>(-1) && N >= 2,
                   "fold_batchnorm: the weight must be an xt::xtensor of rank >= 2 ([out, in] or [out, in, kh, kw])");
     using T = std::decay_t<typename EW::value_type>;
@@ -141,10 +141,10 @@ auto fold_batchnorm(const xt::xexpression<EW>& weight, const xt::xexpression<EB>
         throw shape_error("fold_batchnorm: bias has shape " + detail::shape_str(b.shape()) + ", expected [" +
                           std::to_string(out) + "] for a weight of shape " + detail::shape_str(w.shape()));
     }
-    detail::check_vector_len(bn.gamma, out, "gamma", "fold_batchnorm");
-    detail::check_vector_len(bn.beta, out, "beta", "fold_batchnorm");
-    detail::check_vector_len(bn.running_mean, out, "running_mean", "fold_batchnorm");
-    detail::check_vector_len(bn.running_var, out, "running_var", "fold_batchnorm");
+    detail::fold_check_len(bn.gamma, out, "gamma", "fold_batchnorm");
+    detail::fold_check_len(bn.beta, out, "beta", "fold_batchnorm");
+    detail::fold_check_len(bn.running_mean, out, "running_mean", "fold_batchnorm");
+    detail::fold_check_len(bn.running_var, out, "running_var", "fold_batchnorm");
     if (!(bn.eps >= 0.0) || !std::isfinite(bn.eps)) {
         throw value_error("fold_batchnorm: eps must be finite and >= 0, got " + std::to_string(bn.eps));
     }

@@ -53,17 +53,17 @@ struct low_rank_factors {
 
 namespace detail {
 
-struct svd_result {
+struct lowrank_svd_result {
     std::size_t m = 0, n = 0, p = 0;
     std::vector<double> u, s, vt;  // u [m, p], s [p], vt [p, n], row-major
 };
 
 template <class E>
-svd_result svd(const xt::xexpression<E>& w, const char* fn) {
+lowrank_svd_result lowrank_svd(const xt::xexpression<E>& w, const char* fn) {
     check_rank(w, 2, "weight");
     check_finite(w, "weight");
     const auto& e = w.derived_cast();
-    svd_result r;
+    lowrank_svd_result r;
     r.m = static_cast<std::size_t>(e.shape()[0]);
     r.n = static_cast<std::size_t>(e.shape()[1]);
     r.p = std::min(r.m, r.n);
@@ -85,7 +85,7 @@ svd_result svd(const xt::xexpression<E>& w, const char* fn) {
     return r;
 }
 
-inline low_rank_factors truncate(const svd_result& s, std::size_t rank) {
+inline low_rank_factors lowrank_truncate(const lowrank_svd_result& s, std::size_t rank) {
     low_rank_factors f;
     f.rank = rank;
     f.singular_values = xt::xtensor<double, 1>::from_shape({s.p});
@@ -113,7 +113,7 @@ inline low_rank_factors truncate(const svd_result& s, std::size_t rank) {
 /// an empty matrix, value_error for NaN/Inf.
 template <class E>
 xt::xtensor<double, 1> singular_values(const xt::xexpression<E>& w) {
-    const auto s = detail::svd(w, "singular_values");
+    const auto s = detail::lowrank_svd(w, "singular_values");
     xt::xtensor<double, 1> out = xt::xtensor<double, 1>::from_shape({s.p});
     std::copy(s.s.begin(), s.s.end(), out.begin());
     return out;
@@ -130,7 +130,7 @@ low_rank_factors low_rank(const xt::xexpression<E>& w, std::size_t rank) {
         throw value_error("low_rank: rank " + std::to_string(rank) + " is outside [1, min(m, n) = " + std::to_string(p) +
                           "] for a weight of shape " + detail::shape_str(e.shape()));
     }
-    return detail::truncate(detail::svd(w, "low_rank"), rank);
+    return detail::lowrank_truncate(detail::lowrank_svd(w, "low_rank"), rank);
 }
 
 /// The smallest-rank factorisation keeping at least `energy` (in (0, 1]) of sum σ². Throws
@@ -140,7 +140,7 @@ low_rank_factors low_rank_energy(const xt::xexpression<E>& w, double energy) {
     if (!(energy > 0.0 && energy <= 1.0)) {
         throw value_error("low_rank_energy: energy must be a fraction in (0, 1], got " + std::to_string(energy));
     }
-    const auto s = detail::svd(w, "low_rank_energy");
+    const auto s = detail::lowrank_svd(w, "low_rank_energy");
     double total = 0.0;
     for (double x : s.s) total += x * x;
     std::size_t rank = 1;
@@ -156,7 +156,7 @@ low_rank_factors low_rank_energy(const xt::xexpression<E>& w, double energy) {
             }
         }
     }
-    return detail::truncate(s, rank);
+    return detail::lowrank_truncate(s, rank);
 }
 
 }  // namespace compress

@@ -57,7 +57,7 @@ struct is_group_lasso : std::false_type {};
 template <std::size_t A>
 struct is_group_lasso<group_lasso<A>> : std::true_type {};
 
-inline void check_lambda(double lambda, const char* fn) {
+inline void check_prox_threshold(double lambda, const char* fn) {
     if (!(lambda >= 0.0) || !std::isfinite(lambda)) {
         throw value_error(std::string(fn) + ": threshold (lambda * step) must be a finite number >= 0, got " +
                           std::to_string(lambda));
@@ -67,7 +67,7 @@ inline void check_lambda(double lambda, const char* fn) {
 /// Group id of each row-major flat index for grouping along `axis` of `shape`, and the
 /// number of groups. Throws shape_error for rank < 2.
 template <class S>
-std::vector<std::size_t> group_ids(const S& shape, std::size_t axis, std::size_t& groups, const char* fn) {
+std::vector<std::size_t> penalty_group_ids(const S& shape, std::size_t axis, std::size_t& groups, const char* fn) {
     if (shape.size() < 2) {
         throw shape_error(std::string(fn) + ": group lasso needs a weight of rank >= 2 ([out, in] or "
                           "[out, in, kh, kw]), got shape " + shape_str(shape));
@@ -84,7 +84,7 @@ std::vector<std::size_t> group_ids(const S& shape, std::size_t axis, std::size_t
 
 /// L2 norm of each group (double accumulation).
 template <class It>
-std::vector<double> group_norms(It first, const std::vector<std::size_t>& ids, std::size_t groups) {
+std::vector<double> penalty_group_norms(It first, const std::vector<std::size_t>& ids, std::size_t groups) {
     std::vector<double> sq(groups, 0.0);
     for (std::size_t i = 0; i < ids.size(); ++i, ++first) {
         const double v = static_cast<double>(*first);
@@ -117,8 +117,8 @@ double penalty(const xt::xexpression<E>& w) {
     } else {
         static_assert(detail::is_group_lasso<P>::value, "penalty<P>: unknown penalty");
         std::size_t groups = 0;
-        const auto ids = detail::group_ids(e.shape(), P::axis, groups, "penalty<group_lasso>");
-        for (double n : detail::group_norms(e.cbegin(), ids, groups)) s += n;
+        const auto ids = detail::penalty_group_ids(e.shape(), P::axis, groups, "penalty<group_lasso>");
+        for (double n : detail::penalty_group_norms(e.cbegin(), ids, groups)) s += n;
     }
     return s;
 }
@@ -128,7 +128,7 @@ double penalty(const xt::xexpression<E>& w) {
 template <class P, class E>
 auto penalty_gradient(const xt::xexpression<E>& w) {
     detail::require_penalty<P>();
-    constexpr std::size_t N = detail::static_rank_v<E>;
+    constexpr std::size_t N = detail::fixed_rank_v<E>;
     static_assert(N != static_cast<std::size_t>(-1), "penalty_gradient: needs a tensor of static rank (xt::xtensor)");
     using T = std::decay_t<typename E::value_type>;
     static_assert(std::is_floating_point_v<T>, "penalty_gradient: weights must be floating point");
@@ -141,8 +141,8 @@ auto penalty_gradient(const xt::xexpression<E>& w) {
         // gradient of 1/2 ||w||^2 is w itself
     } else {
         std::size_t groups = 0;
-        const auto ids = detail::group_ids(g.shape(), P::axis, groups, "penalty_gradient<group_lasso>");
-        const auto norms = detail::group_norms(g.cbegin(), ids, groups);
+        const auto ids = detail::penalty_group_ids(g.shape(), P::axis, groups, "penalty_gradient<group_lasso>");
+        const auto norms = detail::penalty_group_norms(g.cbegin(), ids, groups);
         T* p = g.data();
         for (std::size_t i = 0; i < ids.size(); ++i) {
             const double n = norms[ids[i]];
@@ -155,7 +155,7 @@ auto penalty_gradient(const xt::xexpression<E>& w) {
 /// grad += lambda * penalty_gradient<P>(w): adds the penalty's term to a loss gradient.
 template <class P, class T, std::size_t N>
 void add_penalty_gradient(xt::xtensor<T, N>& grad, const xt::xtensor<T, N>& w, double lambda) {
-    detail::check_lambda(lambda, "add_penalty_gradient");
+    detail::check_prox_threshold(lambda, "add_penalty_gradient");
     if (grad.shape() != w.shape()) {
         throw shape_error("add_penalty_gradient: gradient of shape " + detail::shape_str(grad.shape()) +
                           " does not fit weight of shape " + detail::shape_str(w.shape()));
@@ -168,7 +168,7 @@ void add_penalty_gradient(xt::xtensor<T, N>& grad, const xt::xtensor<T, N>& w, d
 /// threshold * ||w||_1. Returns the mask of the weights still nonzero.
 template <class T, std::size_t N>
 mask<N> soft_threshold(xt::xtensor<T, N>& w, double threshold) {
-    detail::check_lambda(threshold, "soft_threshold");
+    detail::check_prox_threshold(threshold, "soft_threshold");
     detail::check_finite(w, "weight");
     mask<N> m(w.shape(), true);
     T* p = w.data();
@@ -190,11 +190,11 @@ mask<N> soft_threshold(xt::xtensor<T, N>& w, double threshold) {
 template <std::size_t Axis, class T, std::size_t N>
 mask<N> group_soft_threshold(xt::xtensor<T, N>& w, double threshold) {
     static_assert(Axis <= 1, "group_soft_threshold<Axis>: Axis must be 0 (rows) or 1 (columns)");
-    detail::check_lambda(threshold, "group_soft_threshold");
+    detail::check_prox_threshold(threshold, "group_soft_threshold");
     detail::check_finite(w, "weight");
     std::size_t groups = 0;
-    const auto ids = detail::group_ids(w.shape(), Axis, groups, "group_soft_threshold");
-    const auto norms = detail::group_norms(w.cbegin(), ids, groups);
+    const auto ids = detail::penalty_group_ids(w.shape(), Axis, groups, "group_soft_threshold");
+    const auto norms = detail::penalty_group_norms(w.cbegin(), ids, groups);
     std::vector<double> scale(groups);
     for (std::size_t g = 0; g < groups; ++g) scale[g] = norms[g] > threshold ? 1.0 - threshold / norms[g] : 0.0;
     mask<N> m(w.shape(), true);
@@ -215,7 +215,7 @@ mask<N> proximal_step(xt::xtensor<T, N>& w, double threshold) {
     if constexpr (std::is_same_v<P, l1_penalty>) {
         return soft_threshold(w, threshold);
     } else if constexpr (std::is_same_v<P, l2_penalty>) {
-        detail::check_lambda(threshold, "proximal_step<l2_penalty>");
+        detail::check_prox_threshold(threshold, "proximal_step<l2_penalty>");
         detail::check_finite(w, "weight");
         mask<N> m(w.shape(), true);
         T* p = w.data();

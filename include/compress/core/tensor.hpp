@@ -18,12 +18,12 @@ namespace compress::detail {
 /// The rank of an expression whose shape type has a compile-time size (xtensor, xfixed,
 /// views of them); std::size_t(-1) for dynamic-rank shapes (xarray).
 template <class S, class = void>
-struct static_rank : std::integral_constant<std::size_t, static_cast<std::size_t>(-1)> {};
+struct fixed_rank : std::integral_constant<std::size_t, static_cast<std::size_t>(-1)> {};
 template <class S>
-struct static_rank<S, std::void_t<decltype(std::tuple_size<S>::value)>>
+struct fixed_rank<S, std::void_t<decltype(std::tuple_size<S>::value)>>
     : std::integral_constant<std::size_t, std::tuple_size<S>::value> {};
 template <class E>
-inline constexpr std::size_t static_rank_v = static_rank<std::decay_t<typename E::shape_type>>::value;
+inline constexpr std::size_t fixed_rank_v = fixed_rank<std::decay_t<typename E::shape_type>>::value;
 
 /// Throws value_error naming the first NaN or Inf element (multi-index) of `e`.
 template <class E>
