@@ -20,6 +20,11 @@
 #define lapack_complex_float std::complex<float>
 #define lapack_complex_double std::complex<double>
 #endif
+#if defined(__has_include)
+#if !__has_include(<lapacke.h>)
+#error "compress/lowrank.hpp needs LAPACKE (Debian: liblapacke-dev) and the CMake target compress::lowrank"
+#endif
+#endif
 #include <lapacke.h>
 
 #include <xtensor/xtensor.hpp>
