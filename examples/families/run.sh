@@ -12,7 +12,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 DISTILL_LABELED=${DISTILL_LABELED:-1000}
-DC_ARGS=${DC_ARGS:-"20 0.93 0.91 0.74 5 4 6 4"}
+DC_ARGS=${DC_ARGS:-"20 0.93 0.91 0.74 5 4 8 8"}
 mode=run
 if [[ ${1:-} == --from-logs ]]; then
   mode=logs
