@@ -31,9 +31,10 @@ done
 first_seed=${seeds%% *}
 run compress lenet5 "$cnn_epochs" "$first_seed"
 run pytorch lenet5 "$cnn_epochs" "$first_seed"
-/usr/bin/python3 - "$tmp" "$load" "$epochs" "$cnn_epochs" "$seeds" > "$tmp/section.md" <<'PY'
+load_end=$(cut -d' ' -f1-3 /proc/loadavg)
+/usr/bin/python3 - "$tmp" "$load" "$epochs" "$cnn_epochs" "$seeds" "$load_end" > "$tmp/section.md" <<'PY'
 import glob, os, re, statistics, sys
-tmp, load, epochs, cnn_epochs, seeds = sys.argv[1:6]
+tmp, load, epochs, cnn_epochs, seeds, load_end = sys.argv[1:7]
 runs = {}
 for path in sorted(glob.glob(os.path.join(tmp, "*.log"))):
     text = open(path).read()
@@ -47,7 +48,8 @@ print(f"SGD lr 0.05, momentum 0.9, batch 128, reshuffled every epoch; PyTorch de
 print(f"sides (Kaiming-uniform a=√5). Both on 2 threads (`OMP_NUM_THREADS=2`, `OMP_WAIT_POLICY=PASSIVE`;")
 print(f"compress built with `-march=native` and OpenMP, PyTorch {head.group(1) if head else ''} with `torch.set_num_threads(2)`).")
 print("Epoch time = the training loop of one epoch (batching, forward, backward, step), no evaluation.")
-print(f"Load average at the start: {load} (other helpers' builds share the 2 cores: times are noisy).\n")
+print(f"Load average (1, 5, 15 min) at the start: {load}, at the end: {load_end} (other helpers' builds share the")
+print("2 cores: times are noisy; the minimum over epochs is the least disturbed figure).\n")
 print("| model | implementation | seeds | test accuracy after the last epoch (each seed) | mean | epoch time min / median (s) |")
 print("|---|---|---|---|---:|---:|")
 med = {}
@@ -67,6 +69,15 @@ for model, label in (("lenet300", "LeNet-300-100"), ("lenet5", "LeNet-5-style CN
     if ("compress", model) in med and ("pytorch", model) in med:
         c, p = med[("compress", model)], med[("pytorch", model)]
         print(f"- {label}: epoch time compress / PyTorch = {c[0]/p[0]:.2f} (min), {c[1]/p[1]:.2f} (median).")
+for model, label in (("lenet300", "LeNet-300-100"), ("lenet5", "LeNet-5-style CNN")):
+    c = [a for a, _, _ in runs.get(("compress", model), [])]
+    p = [a for a, _, _ in runs.get(("pytorch", model), [])]
+    if c and p:
+        sd = statistics.stdev(p) if len(p) > 1 else 0.0
+        inside = sum(min(p) <= a <= max(p) for a in c)
+        print(f"- {label} test accuracy: compress {min(c):.4f}..{max(c):.4f} (mean {statistics.mean(c):.4f}), PyTorch "
+              f"{min(p):.4f}..{max(p):.4f} (mean {statistics.mean(p):.4f}, sd {sd:.4f}); {inside} of {len(c)} compress "
+              f"run(s) inside PyTorch's range.")
 print(f"\nCommand: `benchmarks/run_nn.sh BUILD_DIR` (what `make bench` runs; `NN_SEEDS=\"{seeds}\" NN_EPOCHS={epochs} "
       f"NN_CNN_EPOCHS={cnn_epochs}`). By hand: `OMP_NUM_THREADS=2 OMP_WAIT_POLICY=PASSIVE BUILD/benchmarks/bench_nn_lenet "
       f"lenet300 10 0` and `OMP_WAIT_POLICY=PASSIVE /usr/bin/python3 examples/nn/lenet_pytorch.py lenet300 10 0 2`.")

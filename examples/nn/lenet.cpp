@@ -1,6 +1,6 @@
 // Trains LeNet-300-100 (784-300-100-10, ReLU) or a LeNet-5-style CNN on Fashion-MNIST with
 // SGD (lr 0.05, momentum 0.9, batch 128), printing loss, accuracy and the time of every epoch.
-// The same recipe in PyTorch is examples/nn/lenet_pytorch.py; examples/nn/compare.sh runs both.
+// The same recipe in PyTorch is examples/nn/lenet_pytorch.py; benchmarks/run_nn.sh runs both.
 //
 //   lenet [lenet300|lenet5] [epochs] [seed]        (threads: OMP_NUM_THREADS with COMPRESS_USE_OPENMP)
 #include <compress/nn.hpp>
