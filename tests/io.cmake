@@ -39,4 +39,12 @@ if(COMPRESS_BUILD_TOOLS)
   set_tests_properties(cli:quantize PROPERTIES FIXTURES_SETUP cli_int8)
   compress_cli_test(report 0 ARGS report ${_g}/mlp.safetensors ${_o}/mlp_int8.safetensors --json OUT "\"totals\":")
   set_tests_properties(cli:report PROPERTIES FIXTURES_REQUIRED cli_int8)
+  compress_cli_test(prune_24 0 ARGS prune ${_g}/mlp.safetensors ${_o}/mlp_24.safetensors --grouping 2:4
+                    OUT "pruned 3 tensors \\(magnitude, 2:4, amount 0.5000\\): sparsity 50.00%.* stored auto")
+  set_tests_properties(cli:prune_24 PROPERTIES FIXTURES_SETUP cli_24)
+  compress_cli_test(inspect_24 0 ARGS inspect ${_o}/mlp_24.safetensors OUT "net\\.0\\.weight +n_of_m +F32 +\\[16, 8\\] +50.0%")
+  compress_cli_test(report_24 0 ARGS report ${_g}/mlp.safetensors ${_o}/mlp_24.safetensors --batch 8 OUT "kernel vs dense \\(batch 8\\)")
+  set_tests_properties(cli:inspect_24 cli:report_24 PROPERTIES FIXTURES_REQUIRED cli_24)
+  compress_cli_test(bad_store 2 ARGS prune ${_g}/mlp.safetensors ${_o}/x.safetensors --amount 0.5 --store 2:4
+                    ERR "--store 2:4 stores 2:4 masks; it needs --grouping 2:4, not unstructured")
 endif()

@@ -290,7 +290,7 @@ pruned load_pruned(const std::string& path, const std::string& name) {
 
 TEST_CASE("cli prune: magnitude, unstructured and 2:4, per tensor", "[cli][prune]") {
     const std::string out = temp_dir() + "/pruned.safetensors";
-    const auto r = run({"prune", mlp, out, "--amount", "0.5"});
+    const auto r = run({"prune", mlp, out, "--amount", "0.5", "--store", "masked"});
     REQUIRE(r.code == 0);
     CHECK_THAT(r.out, Contains("pruned 3 tensors (magnitude, unstructured, amount 0.5000)"));
     for (const char* name : {"net.0.weight", "net.2.weight", "net.4.weight"}) {
@@ -314,7 +314,7 @@ TEST_CASE("cli prune: magnitude, unstructured and 2:4, per tensor", "[cli][prune
     CHECK(io::load_compressed(out).entry("net.0.bias").representation == "dense");
 
     const std::string nm = temp_dir() + "/pruned24.safetensors";
-    REQUIRE(run({"prune", mlp, nm, "--grouping", "2:4"}).code == 0);
+    REQUIRE(run({"prune", mlp, nm, "--grouping", "2:4", "--store", "masked"}).code == 0);
     for (const char* name : {"net.0.weight", "net.2.weight", "net.4.weight"}) {
         const auto p = load_pruned(nm, name);
         for (std::size_t r0 = 0; r0 < p.orig.shape()[0]; ++r0) {
@@ -335,7 +335,7 @@ TEST_CASE("cli prune: magnitude, unstructured and 2:4, per tensor", "[cli][prune
 
 TEST_CASE("cli prune: rows, blocks, global, random with a seed", "[cli][prune]") {
     const std::string rows = temp_dir() + "/rows.safetensors";
-    REQUIRE(run({"prune", mlp, rows, "--grouping", "rows", "--amount", "0.25", "--only", "net\\.0\\.weight"}).code == 0);
+    REQUIRE(run({"prune", mlp, rows, "--grouping", "rows", "--amount", "0.25", "--only", "net\\.0\\.weight", "--store", "masked"}).code == 0);
     {
         const auto p = load_pruned(rows, "net.0.weight");  // 16 rows: 4 pruned, those of smallest L2 norm
         std::vector<double> norms(16, 0.0);
@@ -355,7 +355,7 @@ TEST_CASE("cli prune: rows, blocks, global, random with a seed", "[cli][prune]")
         CHECK(io::load_compressed(rows).entry("net.2.weight").representation == "dense");
     }
     const std::string blocks = temp_dir() + "/blocks.safetensors";
-    REQUIRE(run({"prune", mlp, blocks, "--grouping", "block4x4", "--amount", "0.5", "--only", "net\\.0\\.weight"}).code == 0);
+    REQUIRE(run({"prune", mlp, blocks, "--grouping", "block4x4", "--amount", "0.5", "--only", "net\\.0\\.weight", "--store", "masked"}).code == 0);
     {
         const auto p = load_pruned(blocks, "net.0.weight");  // [16, 8]: 8 blocks of 4x4, 4 pruned
         std::size_t pruned_blocks = 0;
@@ -371,7 +371,7 @@ TEST_CASE("cli prune: rows, blocks, global, random with a seed", "[cli][prune]")
         CHECK(pruned_blocks == 4);
     }
     const std::string global = temp_dir() + "/global.safetensors";
-    const auto g = run_json({"prune", mlp, global, "--amount", "0.5", "--global"});
+    const auto g = run_json({"prune", mlp, global, "--amount", "0.5", "--global", "--store", "masked"});
     {
         // 128 + 192 + 48 = 368 weights ranked together: 184 pruned, all below every kept one
         std::size_t pruned_total = 0;
@@ -396,9 +396,9 @@ TEST_CASE("cli prune: rows, blocks, global, random with a seed", "[cli][prune]")
     };
     const std::string r1 = temp_dir() + "/rnd1.safetensors", r2 = temp_dir() + "/rnd2.safetensors",
                       r3 = temp_dir() + "/rnd3.safetensors";
-    REQUIRE(run({"prune", mlp, r1, "--criterion", "random", "--seed", "7", "--amount", "0.5"}).code == 0);
-    REQUIRE(run({"prune", mlp, r2, "--criterion", "random", "--seed", "7", "--amount", "0.5"}).code == 0);
-    REQUIRE(run({"prune", mlp, r3, "--criterion", "random", "--seed", "8", "--amount", "0.5"}).code == 0);
+    REQUIRE(run({"prune", mlp, r1, "--criterion", "random", "--seed", "7", "--amount", "0.5", "--store", "masked"}).code == 0);
+    REQUIRE(run({"prune", mlp, r2, "--criterion", "random", "--seed", "7", "--amount", "0.5", "--store", "masked"}).code == 0);
+    REQUIRE(run({"prune", mlp, r3, "--criterion", "random", "--seed", "8", "--amount", "0.5", "--store", "masked"}).code == 0);
     CHECK(read_bytes(r1) == read_bytes(r2));
     CHECK(read_bytes(r1) != read_bytes(r3));
     CHECK(load_pruned(r1, "net.2.weight").keep.pruned() == 96);
@@ -422,4 +422,141 @@ TEST_CASE("cli prune: failures", "[cli][prune][reject]") {
     const auto o = run({"prune", odd, dir + "/prune_out.st", "--grouping", "2:4"});
     CHECK(o.code == 5);
     CHECK_THAT(o.err, Contains("fc.weight"));
+}
+
+TEST_CASE("cli prune --store: csr, bsr4x4 and 2:4 hold the weights of the masked file; auto picks the smaller", "[cli][prune][sparse]") {
+    const std::string dir = temp_dir();
+    struct row {
+        std::vector<std::string> args;
+        const char* store;
+        const char* representation;
+    };
+    const row cases[] = {
+        {{"--amount", "0.9"}, "csr", "csr"},
+        {{"--grouping", "rows", "--amount", "0.5"}, "csr", "csr"},
+        {{"--grouping", "block4x4", "--amount", "0.5"}, "bsr4x4", "bsr"},
+        {{"--grouping", "2:4"}, "2:4", "n_of_m"},
+    };
+    for (const auto& c : cases) {
+        INFO(c.store << " " << c.args[1]);
+        const std::string masked = dir + "/store_masked.safetensors", sparse = dir + "/store_sparse.safetensors";
+        auto args = std::vector<std::string>{"prune", mlp, masked};
+        args.insert(args.end(), c.args.begin(), c.args.end());
+        auto margs = args;
+        margs.insert(margs.end(), {"--store", "masked"});
+        REQUIRE(run(margs).code == 0);
+        auto sargs = args;
+        sargs[2] = sparse;
+        sargs.insert(sargs.end(), {"--store", c.store});
+        const auto r = run(sargs);
+        INFO(r.err);
+        REQUIRE(r.code == 0);
+        const auto fm = io::load_compressed(masked);
+        const auto fs = io::load_compressed(sparse);
+        for (const char* name : {"net.0.weight", "net.2.weight", "net.4.weight"}) {
+            INFO(name);
+            CHECK(fs.entry(name).representation == c.representation);
+            const auto m = fm.get<io::masked_tensor<float, 2>>(name);
+            CHECK((cli::decode_entry(fs, fs.entry(name)) == m.values));
+        }
+        CHECK(fs.entry("net.0.bias").representation == "dense");
+    }
+}
+
+TEST_CASE("cli prune --store: stored bytes, auto, rank-4 weights, report's kernel column", "[cli][prune][sparse]") {
+    const std::string dir = temp_dir();
+    auto inspect_bytes = [&](const std::string& path, const std::string& name) {
+        const auto j = run_json({"inspect", path});
+        return u64(field(tensor_named(field(j, "tensors"), name), "bytes"));
+    };
+    auto rep = [&](const std::string& path, const std::string& name) {
+        return io::load_compressed(path).entry(name).representation;
+    };
+    // net.0.weight is [16, 8]; masked: 128 floats + 2 mask words = 528 bytes
+    const std::string masked = dir + "/b_masked.safetensors";
+    REQUIRE(run({"prune", mlp, masked, "--amount", "0.9", "--store", "masked"}).code == 0);
+    CHECK(inspect_bytes(masked, "net.0.weight") == 528);
+    const std::size_t kept = io::load_compressed(masked).get<io::masked_tensor<float, 2>>("net.0.weight").keep.kept();
+    // csr: nnz floats + nnz one-byte column indices + 17 row pointers
+    const std::string c = dir + "/b_csr.safetensors";
+    REQUIRE(run({"prune", mlp, c, "--amount", "0.9", "--store", "csr"}).code == 0);
+    CHECK(inspect_bytes(c, "net.0.weight") == kept * 5 + 17 * 4);
+    // bsr4x4 at 50%: 4 of 8 blocks, 16 floats each, 4 block columns, 5 block-row pointers
+    const std::string b = dir + "/b_bsr.safetensors";
+    REQUIRE(run({"prune", mlp, b, "--grouping", "block4x4", "--amount", "0.5", "--store", "bsr4x4"}).code == 0);
+    CHECK(inspect_bytes(b, "net.0.weight") == 4 * 16 * 4 + 4 + 5 * 4);
+    // 2:4: 2 floats per group of 4 (2 groups per row) + one 64-bit word of positions per row
+    const std::string nm = dir + "/b_nm.safetensors";
+    REQUIRE(run({"prune", mlp, nm, "--grouping", "2:4", "--store", "2:4"}).code == 0);
+    CHECK(inspect_bytes(nm, "net.0.weight") == 16 * 4 * 4 + 16 * 8);
+
+    // auto: csr at 90% (smaller than masked), masked at 10% (csr would be 115*5+68 = 643 > 528)
+    const std::string a90 = dir + "/auto90.safetensors", a10 = dir + "/auto10.safetensors";
+    REQUIRE(run({"prune", mlp, a90, "--amount", "0.9"}).code == 0);
+    REQUIRE(run({"prune", mlp, a10, "--amount", "0.1"}).code == 0);
+    CHECK(rep(a90, "net.0.weight") == "csr");
+    CHECK(rep(a10, "net.0.weight") == "masked");
+    const std::string g = dir + "/auto_global.safetensors";
+    const auto gj = run_json({"prune", mlp, g, "--amount", "0.9", "--global"});
+    CHECK(rep(g, "net.2.weight") == "csr");
+    CHECK(field(tensor_named(field(gj, "pruned"), "net.2.weight"), "representation").text == "csr");
+
+    // a conv weight stays masked whatever the store: the sparse formats are matrices
+    const std::string conv = dir + "/conv.safetensors", conv_out = dir + "/conv_csr.safetensors";
+    xt::xtensor<float, 4> cw = xt::xtensor<float, 4>::from_shape({4, 2, 3, 3});
+    for (std::size_t i = 0; i < cw.size(); ++i) cw.data()[i] = static_cast<float>(i % 7) - 3.0f;
+    io::save_safetensors(conv, {{"conv.weight", cw}});
+    REQUIRE(run({"prune", conv, conv_out, "--amount", "0.5", "--store", "csr"}).code == 0);
+    CHECK(rep(conv_out, "conv.weight") == "masked");
+
+    // report: error of the pruned weights (computed here), bytes, and the kernel column
+    const auto j = run_json({"report", mlp, c, "--batch", "8"});
+    CHECK(u64(field(j, "batch")) == 8);
+    const auto& t = tensor_named(field(j, "tensors"), "net.0.weight");
+    const auto orig = io::load_safetensors(mlp).get<float, 2>("net.0.weight");
+    const auto keep = io::load_compressed(masked).get<io::masked_tensor<float, 2>>("net.0.weight").keep;
+    double mse = 0.0;
+    for (std::size_t i = 0; i < orig.size(); ++i) mse += keep[i] ? 0.0 : static_cast<double>(orig.data()[i]) * orig.data()[i];
+    CHECK(field(t, "mse").as_double() == Approx(mse / 128.0).epsilon(1e-12));
+    CHECK(u64(field(t, "bytes_before")) == 512);
+    CHECK(u64(field(t, "bytes_after")) == kept * 5 + 17 * 4);
+    CHECK(field(t, "kernel").text == "csr");
+    const auto& bias = tensor_named(field(j, "tensors"), "net.0.bias");
+    CHECK(field(bias, "kernel").text == "dense");
+    CHECK(field(bias, "expected_speedup").is_null());
+#if COMPRESS_CLI_HAS_COST_MODEL
+    CHECK(field(j, "cost_model").boolean);
+    const double expected = expected_speedup<csr<float>>(16, 8, 8, 1.0 - static_cast<double>(kept) / 128.0);
+    CHECK(field(t, "expected_speedup").as_double() == Approx(expected));
+    CHECK(field(t, "expected_faster").boolean == (expected > 1.0));
+#else
+    CHECK_FALSE(field(j, "cost_model").boolean);
+    CHECK(field(t, "expected_speedup").is_null());
+    CHECK(field(t, "expected_faster").is_null());
+    CHECK_THAT(field(t, "cost_model_note").text, Contains("n/a"));
+    const auto text = run({"report", mlp, c});
+    CHECK_THAT(text.out, Contains("kernel vs dense (batch 1)") && Contains("n/a (no cost model in this build)"));
+#endif
+    const auto q = dir + "/q_for_verdict.safetensors";
+    REQUIRE(run({"quantize", mlp, q, "--scheme", "int8-sym-channel"}).code == 0);
+    const auto qj = run_json({"report", mlp, q});
+    const auto& qt = tensor_named(field(qj, "tensors"), "net.0.weight");
+    CHECK(field(qt, "kernel").text == "int8-sym-channel");
+    CHECK_THAT(field(qt, "cost_model_note").text, Contains("no cost model for quantized kernels"));
+
+    // failures of the new options
+    const auto s1 = run({"prune", mlp, dir + "/x.st", "--amount", "0.5", "--store", "bsr4x4"});
+    CHECK(s1.code == 2);
+    CHECK_THAT(s1.err, Contains("--store bsr4x4 stores block4x4 masks; it needs --grouping block4x4, not unstructured"));
+    const auto s2 = run({"prune", mlp, dir + "/x.st", "--grouping", "2:4", "--global", "--store", "2:4"});
+    CHECK(s2.code == 2);
+    const auto s3 = run({"prune", mlp, dir + "/x.st", "--amount", "0.5", "--store", "coo"});
+    CHECK(s3.code == 2);
+    CHECK_THAT(s3.err, Contains("unknown store 'coo' (auto, masked, csr, bsr4x4, 2:4)"));
+    const auto b0 = run({"report", mlp, c, "--batch", "0"});
+    CHECK(b0.code == 2);
+    CHECK_THAT(b0.err, Contains("--batch needs an integer in [1, 1048576], got '0'"));
+    const auto b1 = run({"inspect", mlp, "--batch", "4"});
+    CHECK(b1.code == 2);
+    CHECK_THAT(b1.err, Contains("'--batch' is not an option of 'inspect'"));
 }

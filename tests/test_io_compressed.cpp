@@ -223,3 +223,202 @@ TEST_CASE("compressed: hostile descriptions and parts are rejected with format_e
         CHECK_THROWS_WITH(load_m(bad_values), Contains("value at (1) is pruned by the mask but not zero"));
     }
 }
+
+// ------------------------------------------------------------------ sparse formats
+namespace {
+
+// A [rows, cols] matrix with about `keep` of its weights nonzero (others exactly zero), the
+// nonzeros drawn away from zero so that none is zero by accident.
+xt::xtensor<float, 2> sparse_matrix(std::size_t rows, std::size_t cols, double keep, unsigned seed) {
+    std::mt19937 rng(seed);
+    std::uniform_real_distribution<float> u(0.0f, 1.0f);
+    xt::xtensor<float, 2> w = xt::zeros<float>({rows, cols});
+    for (std::size_t i = 0; i < w.size(); ++i) {
+        if (u(rng) < keep) w.data()[i] = (u(rng) + 0.5f) * ((rng() & 1) ? 1.0f : -1.0f);
+    }
+    return w;
+}
+
+// Keeps the first two nonzeros of every 4 consecutive inputs: a 2:4 pattern made here, not by prune.
+xt::xtensor<float, 2> two_of_four(xt::xtensor<float, 2> w) {
+    for (std::size_t r = 0; r < w.shape()[0]; ++r) {
+        for (std::size_t g = 0; g < w.shape()[1]; g += 4) {
+            std::size_t kept = 0;
+            for (std::size_t c = g; c < std::min(g + 4, w.shape()[1]); ++c) {
+                if (w(r, c) != 0.0f && ++kept > 2) w(r, c) = 0.0f;
+            }
+        }
+    }
+    return w;
+}
+
+template <class T>
+std::vector<T> part_vector(const std::vector<std::uint8_t>& bytes, const std::string& name) {
+    const auto f = io::read_safetensors(bytes);
+    const auto v = f[name];
+    std::vector<T> out(v.size());
+    v.copy_to(out.data());
+    return out;
+}
+
+template <class T>
+io::tensor vec_tensor(const std::vector<T>& v, io::shape_type shape) {
+    return detail::vector_tensor(v, std::move(shape));
+}
+
+template <class R>
+void get_rejects(const std::vector<std::uint8_t>& bytes, const std::string& message) {
+    INFO(message);
+    const auto f = io::read_compressed(bytes, "m.safetensors");
+    CHECK_THROWS_AS(f.get<R>("w"), format_error);
+    CHECK_THROWS_WITH(f.get<R>("w"), Contains(message) && Contains("m.safetensors") && Contains("'w'"));
+}
+
+}  // namespace
+
+TEST_CASE("compressed: csr, bsr and N:M matrices round-trip exactly", "[io][compressed][sparse]") {
+    SECTION("csr: narrow column indices, explicit zeros kept") {
+        for (std::size_t cols : {13u, 300u}) {  // U8 and U16 column indices
+            INFO(cols);
+            const auto w = sparse_matrix(7, cols, 0.2, 3);
+            auto m = mask<2>::from_flags(xt::xtensor<int, 2>(xt::cast<int>(xt::not_equal(w, 0.0f))));
+            m.set(0, true);  // keep w(0, 0) whether or not it is zero: an explicit entry
+            const auto s = csr<float>::from_dense(w, m);
+            io::compressed_model model;
+            model.add("w", s);
+            const auto bytes = io::to_compressed_bytes(model);
+            const auto plain = io::read_safetensors(bytes);
+            CHECK(plain["w.col_indices"].type() == (cols <= 256 ? io::dtype::u8 : io::dtype::u16));
+            CHECK(plain["w.row_ptr"].type() == io::dtype::u32);
+            CHECK(plain["w.values"].size() == s.nnz());
+            const auto back = io::read_compressed(bytes).get<csr<float>>("w");
+            CHECK(back.values() == s.values());
+            CHECK(back.row_ptr() == s.row_ptr());
+            CHECK(back.col_indices() == s.col_indices());
+            CHECK(back.bytes() == s.bytes());
+            CHECK((back.to_dense() == w));
+            CHECK(io::read_compressed(bytes).entry("w").shape == io::shape_type{7, cols});
+        }
+    }
+    SECTION("bsr<4,4>: a shape that is not a multiple of the block") {
+        auto w = sparse_matrix(10, 13, 1.0, 5);
+        // zero every block (4x4 grid) whose block row + block column is odd
+        for (std::size_t i = 0; i < 10; ++i) {
+            for (std::size_t j = 0; j < 13; ++j) {
+                if ((i / 4 + j / 4) % 2) w(i, j) = 0.0f;
+            }
+        }
+        const auto s = bsr<float, 4, 4>::from_dense(w);
+        REQUIRE(s.nnz_blocks() == 6);  // 3 block rows x 4 block columns, half of them
+        io::compressed_model model;
+        model.add("w", s);
+        const auto bytes = io::to_compressed_bytes(model);
+        const auto plain = io::read_safetensors(bytes);
+        CHECK(plain["w.values"].shape() == io::shape_type{6, 4, 4});
+        CHECK(part_vector<std::uint32_t>(bytes, "w.row_ptr") == std::vector<std::uint32_t>{0, 2, 4, 6});
+        CHECK(part_vector<std::uint32_t>(bytes, "w.col_indices") == std::vector<std::uint32_t>{0, 2, 1, 3, 0, 2});
+        const auto f = io::read_compressed(bytes);
+        CHECK(f.entry("w").attribute("block_rows") == "4");
+        const auto back = f.get<bsr<float, 4, 4>>("w");
+        CHECK(back.values() == s.values());
+        CHECK(back.block_ptr() == s.block_ptr());
+        CHECK(back.block_col_indices() == s.block_col_indices());
+        CHECK((back.to_dense() == w));
+        CHECK(back.bytes() == s.bytes());
+    }
+    SECTION("n_of_m_matrix<2,4>: a narrow last group and padded groups") {
+        const auto w = two_of_four(sparse_matrix(5, 9, 0.6, 7));  // last group is 1 column wide
+        const auto s = n_of_m_matrix<float, 2, 4>::from_dense(w);
+        io::compressed_model model;
+        model.add("w", s);
+        const auto bytes = io::to_compressed_bytes(model);
+        const auto plain = io::read_safetensors(bytes);
+        CHECK(plain["w.values"].shape() == io::shape_type{5, 6});  // 3 groups x 2 per row
+        CHECK(plain["w.indices"].shape() == io::shape_type{5, 1});  // 12 bits per row, one word
+        CHECK(plain["w.indices"].type() == io::dtype::u64);
+        const auto back = io::read_compressed(bytes).get<n_of_m_matrix<float, 2, 4>>("w");
+        CHECK(back.values() == s.values());
+        CHECK(back.codes() == s.codes());
+        CHECK((back.to_dense() == w));
+        CHECK(back.bytes() == s.bytes());
+    }
+}
+
+TEST_CASE("compressed: hostile sparse arrays are rejected with format_error", "[io][compressed][sparse][reject]") {
+    SECTION("csr") {
+        const xt::xtensor<float, 2> w = {{1.0f, 0.0f, 2.0f}, {0.0f, 0.0f, 3.0f}, {4.0f, 5.0f, 0.0f}};
+        io::compressed_model model;
+        model.add("w", csr<float>::from_dense(w));
+        const auto bytes = io::to_compressed_bytes(model);
+        // row_ptr {0, 2, 3, 5}, col_indices {0, 2, 2, 0, 1}
+        get_rejects<csr<float>>(replace_part(bytes, "w.row_ptr", vec_tensor<std::uint32_t>({0, 3, 2, 5}, {4})),
+                                "row_ptr decreases at 1");
+        get_rejects<csr<float>>(replace_part(bytes, "w.row_ptr", vec_tensor<std::uint32_t>({1, 2, 3, 5}, {4})),
+                                "row_ptr[0] must be 0");
+        get_rejects<csr<float>>(replace_part(bytes, "w.col_indices", vec_tensor<std::uint8_t>({0, 2, 3, 0, 1}, {5})),
+                                "column index 3 in row 1 is out of range for 3 columns");
+        get_rejects<csr<float>>(replace_part(bytes, "w.col_indices", vec_tensor<std::uint8_t>({2, 0, 2, 0, 1}, {5})),
+                                "column indices of row 0 are not strictly increasing");
+        get_rejects<csr<float>>(replace_part(bytes, "w.col_indices", vec_tensor<float>({0, 2, 2, 0, 1}, {5})),
+                                "part 'col_indices' ('w.col_indices') is F32, expected U8, U16 or U32");
+        get_rejects<csr<float>>(replace_part(bytes, "w.row_ptr", vec_tensor<std::uint32_t>({0, 2, 3, 6}, {4})),
+                                "part 'col_indices' ('w.col_indices') has shape [5], expected [6]");
+        get_rejects<csr<float>>(replace_part(bytes, "w.row_ptr", vec_tensor<std::uint32_t>({0, 2, 3}, {3})),
+                                "part 'row_ptr' ('w.row_ptr') has shape [3], expected [4]");
+        get_rejects<csr<double>>(bytes, "holds F32 values, asked for F64");
+        get_rejects<bsr<float, 4, 4>>(bytes, "stored as csr, asked for bsr block_rows=4 block_cols=4");
+        get_rejects<xt::xtensor<float, 2>>(bytes, "stored as csr, asked for dense F32");
+    }
+    SECTION("bsr") {
+        xt::xtensor<float, 2> w = xt::zeros<float>({3, 6});  // a 2 x 3 grid of 2x2 blocks, the last row padded
+        w(0, 0) = 1.0f;
+        w(0, 4) = 2.0f;
+        w(2, 3) = 3.0f;
+        io::compressed_model model;
+        model.add("w", bsr<float, 2, 2>::from_dense(w));
+        const auto bytes = io::to_compressed_bytes(model);
+        // block_ptr {0, 2, 3}, block columns {0, 2, 1}; block 2 holds row 2 and a padding row
+        CHECK(part_vector<std::uint32_t>(bytes, "w.col_indices") == std::vector<std::uint32_t>{0, 2, 1});
+        auto vals = part_vector<float>(bytes, "w.values");
+        vals[2 * 4 + 2] = 9.0f;  // block 2, row 1 = matrix row 3: padding
+        get_rejects<bsr<float, 2, 2>>(replace_part(bytes, "w.values", vec_tensor(vals, {3, 2, 2})),
+                                      "block 2 (block row 1) has a nonzero value in its padding outside the matrix");
+        get_rejects<bsr<float, 2, 2>>(replace_part(bytes, "w.col_indices", vec_tensor<std::uint8_t>({2, 0, 1}, {3})),
+                                      "block columns of block row 0 are not strictly increasing");
+        get_rejects<bsr<float, 2, 2>>(replace_part(bytes, "w.col_indices", vec_tensor<std::uint8_t>({0, 3, 1}, {3})),
+                                      "block column 3 in block row 0 is out of range for 3 block columns");
+        get_rejects<bsr<float, 2, 2>>(replace_part(bytes, "w.row_ptr", vec_tensor<std::uint32_t>({0, 3, 2}, {3})),
+                                      "row_ptr decreases at 1");
+        get_rejects<bsr<float, 4, 4>>(bytes, "stored as bsr block_cols=2 block_rows=2, asked for bsr block_rows=4 block_cols=4");
+        get_rejects<bsr<float, 2, 2>>(retag(bytes, "\"block_rows\":\"2\"", "\"block_rows\":\"x\""),
+                                      "asked for bsr block_rows=2 block_cols=2");
+    }
+    SECTION("N:M") {
+        const xt::xtensor<float, 2> w = {{1.0f, 0.0f, 2.0f, 0.0f, 3.0f, 0.0f}};  // groups [0,4) and [4,6)
+        io::compressed_model model;
+        model.add("w", n_of_m_matrix<float, 2, 4>::from_dense(w));
+        const auto bytes = io::to_compressed_bytes(model);
+        // positions, 2 bits each: group 0 {0, 2}, group 1 {0 (3.0), 1 (padding)} -> 0b01'00'10'00
+        REQUIRE(part_vector<std::uint64_t>(bytes, "w.indices") == std::vector<std::uint64_t>{0x48});
+        get_rejects<n_of_m_matrix<float, 2, 4>>(replace_part(bytes, "w.indices", vec_tensor<std::uint64_t>({0x42}, {1, 1})),
+                                                "row 0, group 0, slot 1: positions are not strictly increasing");
+        get_rejects<n_of_m_matrix<float, 2, 4>>(replace_part(bytes, "w.indices", vec_tensor<std::uint64_t>({0xC8}, {1, 1})),
+                                                "row 0, group 1, slot 1: position 3 is outside the group of 2 columns");
+        get_rejects<n_of_m_matrix<float, 2, 4>>(replace_part(bytes, "w.indices", vec_tensor<std::uint64_t>({0x1048}, {1, 1})),
+                                                "row 0 has bits set after its last position");
+        get_rejects<n_of_m_matrix<float, 2, 4>>(replace_part(bytes, "w.values", vec_tensor<float>({1, 2, 3}, {1, 3})),
+                                                "part 'values' ('w.values') has shape [1, 3], expected [1, 4]");
+        get_rejects<n_of_m_matrix<float, 1, 4>>(bytes, "stored as n_of_m m=4 n=2, asked for n_of_m m=4 n=1");
+
+        // a group narrower than N: its extra slot must be position 0, value 0
+        const xt::xtensor<float, 2> narrow = {{1.0f, 0.0f, 0.0f, 2.0f, 5.0f}};  // last group: 1 column
+        io::compressed_model m2;
+        m2.add("w", n_of_m_matrix<float, 2, 4>::from_dense(narrow));
+        const auto b2 = io::to_compressed_bytes(m2);
+        auto v2 = part_vector<float>(b2, "w.values");
+        REQUIRE(v2 == std::vector<float>{1, 2, 5, 0});
+        v2[3] = 7.0f;
+        get_rejects<n_of_m_matrix<float, 2, 4>>(replace_part(b2, "w.values", vec_tensor(v2, {1, 4})),
+                                                "row 0, group 1, slot 1 lies past the end of the row but is not position 0 with value 0");
+    }
+}

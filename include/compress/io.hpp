@@ -11,6 +11,7 @@
 // the OS refuses; every writer is atomic (temporary file + rename).
 
 #include "io/compressed.hpp"
+#include "io/compressed_sparse.hpp"
 #include "io/file.hpp"
 #include "io/json.hpp"
 #include "io/npy.hpp"

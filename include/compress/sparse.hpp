@@ -350,6 +350,63 @@ public:
         return build(shape, detail::dense_copy<T>(w), m.data(), true, name);
     }
 
+    /// From raw arrays (e.g. read from a file), validated: block_ptr has block_rows()+1
+    /// non-decreasing entries from 0 to the block count, block columns are < block_cols() and
+    /// strictly increasing within a block row, values holds R*C entries per block, and the
+    /// padding of edge blocks outside the matrix is zero. Throws format_error naming the first
+    /// violation.
+    static bsr from_parts(std::size_t rows, std::size_t cols, const std::vector<std::uint32_t>& block_ptr,
+                          const std::vector<std::uint32_t>& block_col, std::vector<T> values) {
+        const std::string who = "bsr<" + std::to_string(R) + "," + std::to_string(C) + ">::from_parts: ";
+        const std::size_t brs = (rows + R - 1) / R, bcs = (cols + C - 1) / C;
+        if (block_ptr.size() != brs + 1) {
+            throw format_error(who + "block_ptr has " + std::to_string(block_ptr.size()) + " entries, " +
+                               std::to_string(brs) + " block rows need " + std::to_string(brs + 1));
+        }
+        if (block_ptr[0] != 0) throw format_error(who + "block_ptr[0] must be 0, got " + std::to_string(block_ptr[0]));
+        if (block_ptr[brs] != block_col.size()) {
+            throw format_error(who + "block_ptr ends at " + std::to_string(block_ptr[brs]) + " but there are " +
+                               std::to_string(block_col.size()) + " block columns");
+        }
+        if (values.size() / (R * C) != block_col.size() || values.size() % (R * C) != 0) {
+            throw format_error(who + std::to_string(values.size()) + " values for " + std::to_string(block_col.size()) +
+                               " blocks of " + std::to_string(R * C));
+        }
+        for (std::size_t br = 0; br < brs; ++br) {
+            if (block_ptr[br + 1] < block_ptr[br]) throw format_error(who + "block_ptr decreases at block row " + std::to_string(br));
+        }
+        for (std::size_t br = 0; br < brs; ++br) {
+            for (std::size_t p = block_ptr[br]; p < block_ptr[br + 1]; ++p) {
+                if (block_col[p] >= bcs) {
+                    throw format_error(who + "block column " + std::to_string(block_col[p]) + " in block row " +
+                                       std::to_string(br) + " is out of range for " + std::to_string(bcs) +
+                                       " block columns");
+                }
+                if (p > block_ptr[br] && block_col[p] <= block_col[p - 1]) {
+                    throw format_error(who + "block columns of block row " + std::to_string(br) +
+                                       " are not strictly increasing");
+                }
+                for (std::size_t r = 0; r < R; ++r) {
+                    for (std::size_t c = 0; c < C; ++c) {
+                        const bool inside = br * R + r < rows && block_col[p] * C + c < cols;
+                        if (!inside && values[p * R * C + r * C + c] != T(0)) {
+                            throw format_error(who + "block " + std::to_string(p) + " (block row " + std::to_string(br) +
+                                               ") has a nonzero value in its padding outside the matrix");
+                        }
+                    }
+                }
+            }
+        }
+        bsr out;
+        out.rows_ = rows;
+        out.cols_ = cols;
+        out.block_ptr_ = block_ptr;
+        out.values_ = std::move(values);
+        out.block_col_ = detail::narrow_indices(bcs, block_col.size());
+        for (std::size_t p = 0; p < block_col.size(); ++p) out.block_col_.set(p, block_col[p]);
+        return out;
+    }
+
     std::size_t rows() const noexcept { return rows_; }
     std::size_t cols() const noexcept { return cols_; }
     std::array<std::size_t, 2> shape() const noexcept { return {rows_, cols_}; }
@@ -488,6 +545,57 @@ public:
         const auto shape = detail::check_dense_weight<T>(w, name, "n_of_m_matrix::from_dense");
         detail::check_mask_shape(m, shape, name, "n_of_m_matrix::from_dense");
         return build(shape, detail::dense_copy<T>(w), m.data(), name, "kept weights");
+    }
+
+    /// From raw arrays (e.g. read from a file), validated: values has rows*groups()*N entries,
+    /// codes rows*words_per_row() words; in every group the first min(N, width) positions are
+    /// inside the group and strictly increasing, slots past a narrow last group are position 0
+    /// with value 0, and the bits after a row's last position are zero. Throws format_error
+    /// naming the first violation.
+    static n_of_m_matrix from_parts(std::size_t rows, std::size_t cols, std::vector<T> values,
+                                    std::vector<std::uint64_t> codes) {
+        const std::string who = "n_of_m_matrix<" + std::to_string(N) + "," + std::to_string(M) + ">::from_parts: ";
+        n_of_m_matrix out;
+        out.rows_ = rows;
+        out.cols_ = cols;
+        const std::size_t G = out.groups(), wpr = out.words_per_row();
+        if (values.size() != rows * G * N) {
+            throw format_error(who + std::to_string(values.size()) + " values, a [" + std::to_string(rows) + ", " +
+                               std::to_string(cols) + "] matrix stores " + std::to_string(rows * G * N));
+        }
+        if (codes.size() != rows * wpr) {
+            throw format_error(who + std::to_string(codes.size()) + " position words, a [" + std::to_string(rows) +
+                               ", " + std::to_string(cols) + "] matrix has " + std::to_string(rows * wpr));
+        }
+        out.values_ = std::move(values);
+        out.codes_ = std::move(codes);
+        for (std::size_t r = 0; r < rows; ++r) {
+            for (std::size_t g = 0; g < G; ++g) {
+                const std::size_t width = std::min(M, cols - g * M);
+                for (std::size_t n = 0; n < N; ++n) {
+                    const std::size_t pos = out.position(r, g, n);
+                    const std::string at = "row " + std::to_string(r) + ", group " + std::to_string(g) + ", slot " +
+                                           std::to_string(n);
+                    if (n >= width) {
+                        if (pos != 0 || out.values_[(r * G + g) * N + n] != T(0)) {
+                            throw format_error(who + at + " lies past the end of the row but is not position 0 with value 0");
+                        }
+                    } else if (pos >= width) {
+                        throw format_error(who + at + ": position " + std::to_string(pos) + " is outside the group of " +
+                                           std::to_string(width) + " columns");
+                    } else if (n > 0 && pos <= out.position(r, g, n - 1)) {
+                        throw format_error(who + at + ": positions are not strictly increasing");
+                    }
+                }
+            }
+            const std::uint64_t* w = out.codes_.data() + r * wpr;
+            for (std::size_t k = G * N * index_bits; k < wpr * 64; ++k) {
+                if ((w[k / 64] >> (k % 64)) & 1u) {
+                    throw format_error(who + "row " + std::to_string(r) + " has bits set after its last position");
+                }
+            }
+        }
+        return out;
     }
 
     std::size_t rows() const noexcept { return rows_; }

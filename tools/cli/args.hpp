@@ -36,6 +36,9 @@ struct options {
     std::optional<double> amount;
     bool global = false;
     std::uint64_t seed = 0;
+    std::string store = "auto";  ///< how pruned matrices are written (schemes.hpp stores())
+    // report
+    std::size_t batch = 1;  ///< activation rows the cost model assumes
     // prune, quantize
     std::optional<std::string> only;  ///< ECMAScript regex searched in tensor names
     // quantize
@@ -63,6 +66,8 @@ inline const std::vector<option_spec>& option_specs() {
         {"--amount", true, "prune"},
         {"--global", false, "prune"},
         {"--seed", true, "prune"},
+        {"--store", true, "prune"},
+        {"--batch", true, "report"},
         {"--only", true, "prune quantize"},
         {"--scheme", true, "quantize"},
     };
@@ -91,6 +96,17 @@ inline std::uint64_t parse_seed(const std::string& v) {
     auto [p, ec] = std::from_chars(b, e, s);
     if (v.empty() || ec != std::errc() || p != e) throw usage_error("--seed needs a non-negative integer, got '" + v + "'");
     return s;
+}
+
+inline std::size_t parse_batch(const std::string& v) {
+    std::uint64_t b = 0;
+    const char* s = v.data();
+    const char* e = v.data() + v.size();
+    auto [p, ec] = std::from_chars(s, e, b);
+    if (v.empty() || ec != std::errc() || p != e || b == 0 || b > (1u << 20)) {
+        throw usage_error("--batch needs an integer in [1, 1048576], got '" + v + "'");
+    }
+    return static_cast<std::size_t>(b);
 }
 
 inline std::string join_names(const std::vector<std::string>& names) {
@@ -142,7 +158,7 @@ inline options parse_args(const std::vector<std::string>& args) {
         return o;
     }
     bool seen_amount = false, seen_scheme = false, seen_only = false, seen_criterion = false, seen_grouping = false,
-         seen_seed = false, options_done = false;
+         seen_seed = false, seen_store = false, seen_batch = false, options_done = false;
     for (; i < args.size(); ++i) {
         const std::string& a = args[i];
         if (options_done || a.size() < 2 || a[0] != '-') {
@@ -182,6 +198,12 @@ inline options parse_args(const std::vector<std::string>& args) {
         else if (name == "--global") o.global = true;
         else if (name == "--amount") { once(seen_amount); o.amount = detail::parse_amount(value); }
         else if (name == "--seed") { once(seen_seed); o.seed = detail::parse_seed(value); }
+        else if (name == "--batch") { once(seen_batch); o.batch = detail::parse_batch(value); }
+        else if (name == "--store") {
+            once(seen_store);
+            if (!find_store(value)) throw usage_error("unknown store '" + value + "' (" + detail::join_names(store_names()) + ")");
+            o.store = value;
+        }
         else if (name == "--criterion") {
             once(seen_criterion);
             if (!find_criterion(value)) throw usage_error("unknown criterion '" + value + "' (" + detail::join_names(criterion_names()) + ")");
@@ -224,6 +246,12 @@ inline options parse_args(const std::vector<std::string>& args) {
         if (!o.amount) throw usage_error("'prune' needs --amount (a fraction in [0, 1])");
         if (o.global && !g->global_ok) throw usage_error("--global works with unstructured grouping only, not " + o.grouping);
         if (seen_seed && !c->seeded) throw usage_error("--seed is for the random criterion only");
+        const auto* st = find_store(o.store);
+        const std::string grouping = o.global ? "unstructured" : o.grouping;
+        if (*st->grouping && grouping != st->grouping) {
+            throw usage_error("--store " + o.store + " stores " + st->grouping + " masks; it needs --grouping " +
+                              st->grouping + ", not " + grouping + (o.global ? " (--global)" : ""));
+        }
     }
     return o;
 }

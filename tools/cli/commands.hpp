@@ -167,7 +167,7 @@ inline std::optional<double> sparsity_of(const io::compressed_file& f, const io:
         for (std::size_t i = 0; i < v.size(); ++i) zeros += compress::detail::element_as_double(v.type(), v.data() + i * es) == 0.0;
         return static_cast<double>(zeros) / static_cast<double>(v.size());
     }
-    if (e.representation == "quantized" && !scheme_name_of(e).empty()) {
+    if (decodable(e)) {
         const auto d = decode_entry(f, e);
         std::size_t zeros = 0;
         for (float x : d) zeros += x == 0.0f;
@@ -254,24 +254,58 @@ inline int cmd_inspect(const options& o, console& c) {
 }
 
 // ------------------------------------------------------------------ quantize
-inline bool is_float(io::dtype t) { return io::is_floating(t); }
+/// What compressing one tensor did.
+struct tensor_result {
+    std::size_t bytes_before = 0;  ///< the dense tensor's bytes
+    std::size_t bytes_after = 0;   ///< the bytes of its parts in the output
+    double sparsity = 0.0;         ///< fraction of pruned weights (prune only)
+};
 
-inline int cmd_quantize(const options& o, console& c) {
-    const auto& scheme = quant_scheme(o.scheme);
-    const auto in = io::load_compressed(o.positional[0]);
+inline std::size_t entry_bytes(const io::compressed_model& m, const std::string& name) {
+    std::size_t b = 0;
+    for (const auto& [role, part] : m.entries().at(name).parts) b += m.parts().at(part).nbytes();
+    return b;
+}
+
+/// Quantizes one dense tensor `w` into `out` with a registered scheme. One tensor at a time,
+/// independent of every other: a streaming writer calls it tensor by tensor.
+inline tensor_result quantize_tensor(const quant_entry& scheme, const io::tensor_view& w, io::compressed_model& out) {
+    scheme.quantize(out, w);
+    return {w.nbytes(), entry_bytes(out, w.name()), 0.0};
+}
+
+/// Prunes one dense tensor `w` into `out` as `o` says (criterion, grouping, amount, seed,
+/// store; not --global, which ranks tensors together). Streaming writers call it per tensor.
+inline tensor_result prune_tensor(const options& o, const io::tensor_view& w, io::compressed_model& out) {
+    const double sp = prune_scheme(o.criterion, o.grouping).prune(out, w, *o.amount, o.seed, o.store);
+    return {w.nbytes(), entry_bytes(out, w.name()), sp};
+}
+
+/// The tensors a command compresses: dense floating-point entries of rank 2 to 4 whose name
+/// matches --only. Throws usage_error when there is none.
+inline std::vector<const io::compressed_entry*> select_tensors(const io::compressed_file& in, const options& o,
+                                                               const char* verb) {
     std::optional<std::regex> only;
     if (o.only) only.emplace(*o.only, std::regex::ECMAScript);
     std::vector<const io::compressed_entry*> todo;
     for (const auto& e : in.entries()) {
-        const bool candidate = e.representation == "dense" && is_float(e.original_dtype) &&
+        const bool candidate = e.representation == "dense" && io::is_floating(e.original_dtype) &&
                                e.shape.size() >= min_weight_rank && e.shape.size() <= max_weight_rank;
         if (candidate && (!only || std::regex_search(e.name, *only))) todo.push_back(&e);
     }
     if (todo.empty()) {
-        throw usage_error("no tensor to quantize in '" + o.positional[0] + "': the tool quantizes dense floating-point tensors of rank " +
-                          std::to_string(min_weight_rank) + " to " + std::to_string(max_weight_rank) +
+        throw usage_error(std::string("no tensor to ") + verb + " in '" + o.positional[0] + "': the tool " + verb +
+                          "s dense floating-point tensors of rank " + std::to_string(min_weight_rank) + " to " +
+                          std::to_string(max_weight_rank) +
                           (o.only ? " whose name matches --only '" + *o.only + "'" : std::string()));
     }
+    return todo;
+}
+
+inline int cmd_quantize(const options& o, console& c) {
+    const auto& scheme = quant_scheme(o.scheme);
+    const auto in = io::load_compressed(o.positional[0]);
+    const auto todo = select_tensors(in, o, "quantize");
     io::compressed_model m;
     progress_bar bar(c, o, todo.size());
     std::size_t done = 0;
@@ -284,13 +318,9 @@ inline int cmd_quantize(const options& o, console& c) {
             continue;
         }
         bar.step(done++, e.name);
-        scheme.quantize(m, in.file().view(e.parts.at("values")));
-        // the tool records the scheme's name beside the representation's own attributes
-        const auto& out_e = m.entries().at(e.name);
-        std::size_t b = 0;
-        for (const auto& [role, part] : out_e.parts) b += m.parts().at(part).nbytes();
-        before += dense_bytes(e);
-        after_selected += b;
+        const auto t = quantize_tensor(scheme, in.file().view(e.parts.at("values")), m);
+        before += t.bytes_before;
+        after_selected += t.bytes_after;
         list.items.push_back(json::make_string(e.name));
     }
     bar.step(done, "writing " + o.positional[1]);
@@ -316,27 +346,17 @@ inline int cmd_quantize(const options& o, console& c) {
 // ------------------------------------------------------------------ prune
 inline int cmd_prune(const options& o, console& c) {
     const auto in = io::load_compressed(o.positional[0]);
-    std::optional<std::regex> only;
-    if (o.only) only.emplace(*o.only, std::regex::ECMAScript);
-    std::vector<const io::compressed_entry*> todo;
-    for (const auto& e : in.entries()) {
-        const bool candidate = e.representation == "dense" && is_float(e.original_dtype) &&
-                               e.shape.size() >= min_weight_rank && e.shape.size() <= max_weight_rank;
-        if (candidate && (!only || std::regex_search(e.name, *only))) todo.push_back(&e);
-    }
-    if (todo.empty()) {
-        throw usage_error("no tensor to prune in '" + o.positional[0] + "': the tool prunes dense floating-point tensors of rank " +
-                          std::to_string(min_weight_rank) + " to " + std::to_string(max_weight_rank) +
-                          (o.only ? " whose name matches --only '" + *o.only + "'" : std::string()));
-    }
+    const auto todo = select_tensors(in, o, "prune");
     const double a = *o.amount;
     io::compressed_model m;
     progress_bar bar(c, o, todo.size());
+    std::map<std::string, double> sparsity;
     if (o.global) {
         std::vector<io::tensor_view> views;
         for (const auto* e : todo) views.push_back(in.file().view(e->parts.at("values")));
         bar.step(0, "ranking " + std::to_string(views.size()) + " tensors together");
-        prune_global_scheme(o.criterion).prune(m, views, a, o.seed);
+        const auto sp = prune_global_scheme(o.criterion).prune(m, views, a, o.seed, o.store);
+        for (std::size_t j = 0; j < todo.size(); ++j) sparsity[todo[j]->name] = sp[j];
     }
     std::size_t done = 0;
     for (const auto& e : in.entries()) {
@@ -345,22 +365,27 @@ inline int cmd_prune(const options& o, console& c) {
             m.copy_entry(in, e);
         } else if (!o.global) {
             bar.step(done++, e.name);
-            prune_scheme(o.criterion, o.grouping).prune(m, in.file().view(e.parts.at("values")), a, o.seed);
+            sparsity[e.name] = prune_tensor(o, in.file().view(e.parts.at("values")), m).sparsity;
         }
     }
     bar.step(todo.size(), "writing " + o.positional[1]);
     io::save_compressed(o.positional[1], m, in.user_metadata());
     bar.finish();
-    std::size_t total = 0, zeros = 0;
+    std::size_t total = 0, zeros = 0, before = 0, after = 0;
     json::value list = json::make_array();
     for (const auto* e : todo) {
+        const double sp = sparsity.at(e->name);
         const auto& out_e = m.entries().at(e->name);
-        const double sp = std::stod(out_e.attribute("sparsity"));
         total += e->size();
         zeros += static_cast<std::size_t>(std::llround(sp * static_cast<double>(e->size())));
+        before += dense_bytes(*e);
+        after += entry_bytes(m, e->name);
         json::value t = json::make_object();
         t.members.emplace_back("name", json::make_string(e->name));
         t.members.emplace_back("sparsity", json::make_double(sp));
+        t.members.emplace_back("representation", json::make_string(out_e.representation));
+        t.members.emplace_back("bytes_before", json::make_uint(dense_bytes(*e)));
+        t.members.emplace_back("bytes_after", json::make_uint(entry_bytes(m, e->name)));
         list.items.push_back(t);
     }
     const double overall = total ? static_cast<double>(zeros) / static_cast<double>(total) : 0.0;
@@ -371,12 +396,16 @@ inline int cmd_prune(const options& o, console& c) {
         r.members.emplace_back("grouping", json::make_string(o.global ? "unstructured (global)" : o.grouping));
         r.members.emplace_back("amount", json::make_double(a));
         r.members.emplace_back("pruned", list);
+        r.members.emplace_back("store", json::make_string(o.store));
         r.members.emplace_back("sparsity", json::make_double(overall));
+        r.members.emplace_back("bytes_before", json::make_uint(before));
+        r.members.emplace_back("bytes_after", json::make_uint(after));
         c.out << json::dump(r) << '\n';
     } else {
         c.out << "pruned " << todo.size() << " tensor" << (todo.size() == 1 ? "" : "s") << " (" << o.criterion << ", "
               << (o.global ? "unstructured, global" : o.grouping) << ", amount " << fixed(a, 4) << "): sparsity "
-              << fixed(100.0 * overall, 2) << "%; wrote " << o.positional[1] << '\n';
+              << fixed(100.0 * overall, 2) << "%, " << human_bytes(static_cast<double>(before)) << " -> "
+              << human_bytes(static_cast<double>(after)) << " stored " << o.store << "; wrote " << o.positional[1] << '\n';
     }
     return exit_ok;
 }
@@ -409,8 +438,9 @@ inline int cmd_report(const options& o, console& c) {
     std::vector<const io::compressed_entry*> entries;
     for (const auto& e : comp.entries()) entries.push_back(&e);
     std::sort(entries.begin(), entries.end(), [](auto* a, auto* b) { return a->name < b->name; });
-    std::vector<std::vector<std::string>> rows = {
-        {"name", "representation", "scheme", "MSE", "SQNR dB", "max |err|", "bytes before", "bytes after", "ratio"}};
+    std::vector<std::vector<std::string>> rows = {{"name", "representation", "scheme", "MSE", "SQNR dB", "max |err|",
+                                                   "bytes before", "bytes after", "ratio", "kernel vs dense (batch " +
+                                                                                              std::to_string(o.batch) + ")"}};
     json::value list = json::make_array();
     std::size_t tb = 0, ta = 0;
     double tsignal = 0.0, tnoise = 0.0;
@@ -436,8 +466,11 @@ inline int cmd_report(const options& o, console& c) {
         ta += after;
         const double ratio = after ? static_cast<double>(before) / static_cast<double>(after) : 0.0;
         std::string scheme = e->representation == "quantized" ? scheme_name_of(*e) : std::string();
+        const auto v = verdict_of(comp, *e, o.batch);
+        const std::string vtext = v.speedup ? v.kernel + " " + fixed(*v.speedup, 2) + "x " + (*v.speedup > 1.0 ? "faster" : "slower")
+                                            : v.note;
         rows.push_back({e->name, e->representation, scheme.empty() ? "-" : scheme, sci(s.mse), fixed(s.sqnr_db, 2),
-                        sci(s.max_abs), std::to_string(before), std::to_string(after), fixed(ratio, 2)});
+                        sci(s.max_abs), std::to_string(before), std::to_string(after), fixed(ratio, 2), vtext});
         json::value t = json::make_object();
         t.members.emplace_back("name", json::make_string(e->name));
         t.members.emplace_back("representation", json::make_string(e->representation));
@@ -448,6 +481,10 @@ inline int cmd_report(const options& o, console& c) {
         t.members.emplace_back("bytes_before", json::make_uint(before));
         t.members.emplace_back("bytes_after", json::make_uint(after));
         t.members.emplace_back("ratio", json::make_double(ratio));
+        t.members.emplace_back("kernel", json::make_string(v.kernel));
+        t.members.emplace_back("expected_speedup", v.speedup ? json::make_double(*v.speedup) : json::value{});
+        t.members.emplace_back("expected_faster", v.speedup ? json::make_bool(*v.speedup > 1.0) : json::value{});
+        t.members.emplace_back("cost_model_note", json::make_string(v.note));
         list.items.push_back(t);
     }
     bar.finish();
@@ -461,6 +498,8 @@ inline int cmd_report(const options& o, console& c) {
         json::value r = json::make_object();
         r.members.emplace_back("original", json::make_string(o.positional[0]));
         r.members.emplace_back("compressed", json::make_string(o.positional[1]));
+        r.members.emplace_back("batch", json::make_uint(o.batch));
+        r.members.emplace_back("cost_model", json::make_bool(COMPRESS_CLI_HAS_COST_MODEL != 0));
         r.members.emplace_back("tensors", list);
         json::value tot = json::make_object();
         tot.members.emplace_back("bytes_before", json::make_uint(tb));
@@ -493,7 +532,7 @@ inline void print_help(const std::string& topic, std::ostream& out) {
                "  inspect FILE              tensors, dtypes, shapes, sparsity, bytes, representation\n"
                "  prune IN OUT              zero the least important weights (--criterion, --grouping, --amount)\n"
                "  quantize IN OUT           store weights as packed low-bit codes (--scheme)\n"
-               "  report ORIG COMPRESSED    per tensor: error (MSE, SQNR), bytes before/after, ratio\n"
+               "  report ORIG COMPRESSED    per tensor: error (MSE, SQNR), bytes before/after, ratio, kernel vs dense\n"
                "  help [COMMAND]            this text, or a command's options\n"
                "  version                   the tool's version\n\n"
                "options of every command: --json (machine-readable output), --progress / --no-progress\n"
@@ -507,19 +546,24 @@ inline void print_help(const std::string& topic, std::ostream& out) {
                "sparsity (fraction of zero weights), stored bytes and scheme.\n";
     } else if (topic == "prune") {
         out << "usage: compress prune IN OUT --amount F [--criterion C] [--grouping G] [--global] [--only REGEX] [--seed N]\n"
+               "                            [--store S]\n"
                "criteria:\n";
         for (const auto& c : criteria()) out << "  " << std::left << std::setw(20) << c.name << c.description << '\n';
         out << "groupings:\n";
         for (const auto& g : groupings()) out << "  " << std::left << std::setw(20) << g.name << g.description << '\n';
+        out << "stores (--store, how a pruned 2-d weight is written; rank 3-4 weights are always masked):\n";
+        for (const auto& s : stores()) out << "  " << std::left << std::setw(20) << s.name << s.description << '\n';
         out << "--global ranks all selected tensors together (unstructured only); --only selects tensors by name.\n";
     } else if (topic == "quantize") {
         out << "usage: compress quantize IN OUT --scheme S [--only REGEX]\nschemes:\n";
         for (const auto& s : quant_schemes()) out << "  " << std::left << std::setw(20) << s.name << s.description << '\n';
         out << "Dense floating-point tensors of rank 2 to 4 (weights) are quantized; others are copied.\n";
     } else if (topic == "report") {
-        out << "usage: compress report ORIG COMPRESSED [--json]\n"
+        out << "usage: compress report ORIG COMPRESSED [--batch N] [--json]\n"
                "For every tensor of COMPRESSED: MSE, SQNR (dB) and max |error| against ORIG, stored bytes\n"
-               "before and after, and the compression ratio.\n";
+               "before and after, the compression ratio, and whether the kernel of its format is expected to\n"
+               "beat the dense one for N activation rows (default 1; the sparse kernels' cost model,\n"
+               "kernels/cost_table.hpp; n/a where the model has no number).\n";
     }
 }
 

@@ -5,12 +5,21 @@
 
 #include <cstddef>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include <compress/io.hpp>
 #include <compress/prune.hpp>
 #include <compress/quantize.hpp>
+#include <compress/sparse.hpp>
+// The sparse kernels' cost model, when the library has it.
+#if __has_include(<compress/kernels/cost_table.hpp>)
+#include <compress/kernels/cost_table.hpp>
+#define COMPRESS_CLI_HAS_COST_MODEL 1
+#else
+#define COMPRESS_CLI_HAS_COST_MODEL 0
+#endif
 #include <xtensor/xarray.hpp>
 
 #include "args.hpp"
@@ -115,37 +124,87 @@ inline const quant_entry& quant_scheme(const std::string& name) {
 
 // ---------------------------------------------------------------------------- pruning
 
-/// One (criterion, grouping) pair: prunes one tensor into a model as a masked tensor.
+/// One (criterion, grouping) pair: prunes one tensor into a model, written as `store` says
+/// (stores() of schemes.hpp); returns the fraction of weights the mask prunes.
 struct prune_entry {
     const criterion_info* criterion;
     const grouping_info* grouping;
-    void (*prune)(io::compressed_model& m, const io::tensor_view& w, double amount, std::uint64_t seed);
+    double (*prune)(io::compressed_model& m, const io::tensor_view& w, double amount, std::uint64_t seed,
+                    const std::string& store);
 };
 
-/// One criterion ranking the weights of many tensors together (unstructured).
+/// One criterion ranking the weights of many tensors together (unstructured); returns each
+/// tensor's pruned fraction.
 struct prune_global_entry {
     const criterion_info* criterion;
-    void (*prune)(io::compressed_model& m, const std::vector<io::tensor_view>& ws, double amount, std::uint64_t seed);
+    std::vector<double> (*prune)(io::compressed_model& m, const std::vector<io::tensor_view>& ws, double amount,
+                                 std::uint64_t seed, const std::string& store);
 };
 
 namespace detail {
 
+/// Bytes of a masked tensor of `n` floats: values + the 64-bit words of its mask.
+inline std::size_t masked_bytes(std::size_t n) { return n * sizeof(float) + (n + 63) / 64 * 8; }
+
+/// Writes one pruned 2-d weight: masked, or in the sparse format `store` names ("auto": the
+/// grouping's format, Sparse, when it takes fewer bytes than masked).
+template <class Sparse>
+void store_matrix(io::compressed_model& m, const std::string& name, xt::xtensor<float, 2> w, mask<2> keep,
+                  const std::string& store) {
+    if (store == "masked") {
+        m.add(name, io::masked_tensor<float, 2>{std::move(w), std::move(keep)});
+        return;
+    }
+    if (store == "csr") {
+        m.add(name, csr<float>::from_dense(w, keep, name));
+        return;
+    }
+    auto s = Sparse::from_dense(w, keep, name);
+    if (store == "auto" && s.bytes() >= masked_bytes(w.size())) {
+        m.add(name, io::masked_tensor<float, 2>{std::move(w), std::move(keep)});
+        return;
+    }
+    m.add(name, s);
+}
+
+/// The sparse format each grouping's masks are stored in by --store auto.
+template <class Grouping>
+struct sparse_format_of {
+    using type = csr<float>;
+};
+template <std::size_t N, std::size_t M>
+struct sparse_format_of<n_of_m<N, M>> {
+    using type = n_of_m_matrix<float, N, M>;
+};
+template <std::size_t R, std::size_t C, class Norm>
+struct sparse_format_of<blocks<R, C, Norm>> {
+    using type = bsr<float, R, C>;
+};
+
 template <class Criterion, class Grouping, std::size_t N>
-void prune_rank(io::compressed_model& m, const io::tensor_view& v, double a, std::uint64_t seed) {
+double prune_rank(io::compressed_model& m, const io::tensor_view& v, double a, std::uint64_t seed,
+                  const std::string& store) {
     auto w = v.get_as<float, N>();
     prune_context<float, N> ctx;
     ctx.with_seed(seed).with_name(v.name());
     auto keep = compute_mask<Criterion, Grouping>(w, amount::fraction(a), ctx);
     keep.apply(w);
-    m.add(v.name(), io::masked_tensor<float, N>{std::move(w), std::move(keep)});
+    const double sparsity = keep.sparsity();
+    if constexpr (N == 2) {
+        store_matrix<typename sparse_format_of<Grouping>::type>(m, v.name(), std::move(w), std::move(keep), store);
+    } else {
+        m.add(v.name(), io::masked_tensor<float, N>{std::move(w), std::move(keep)});
+    }
+    return sparsity;
 }
 
 template <class Criterion, class Grouping>
-void prune_any(io::compressed_model& m, const io::tensor_view& v, double a, std::uint64_t seed) {
+double prune_any(io::compressed_model& m, const io::tensor_view& v, double a, std::uint64_t seed,
+                 const std::string& store) {
     switch (v.dimension()) {
-        case 2: prune_rank<Criterion, Grouping, 2>(m, v, a, seed); break;
-        case 3: prune_rank<Criterion, Grouping, 3>(m, v, a, seed); break;
-        case 4: prune_rank<Criterion, Grouping, 4>(m, v, a, seed); break;
+        case 2: return prune_rank<Criterion, Grouping, 2>(m, v, a, seed, store);
+        case 3: return prune_rank<Criterion, Grouping, 3>(m, v, a, seed, store);
+        case 4: return prune_rank<Criterion, Grouping, 4>(m, v, a, seed, store);
         default:
             throw shape_error("tensor '" + v.name() + "' has rank " + std::to_string(v.dimension()) +
                               "; the tool prunes weights of rank 2 to 4");
@@ -166,12 +225,17 @@ void add_reshaped(io::compressed_model& m, const io::tensor_view& v, const xt::x
 /// Global unstructured pruning: every tensor is viewed as the 2-d [d0, d1·…] (the same
 /// elements in the same order, so element scores and indices are unchanged).
 template <class Criterion>
-void prune_global_any(io::compressed_model& m, const std::vector<io::tensor_view>& vs, double a, std::uint64_t seed) {
+std::vector<double> prune_global_any(io::compressed_model& m, const std::vector<io::tensor_view>& vs, double a,
+                                     std::uint64_t seed, const std::string& store) {
     std::vector<xt::xtensor<float, 2>> ws;
     std::vector<prune_context<float, 2>> ctxs;
     ws.reserve(vs.size());
     for (const auto& v : vs) {
-        const std::size_t rows = v.shape().empty() ? 1 : v.shape()[0];
+        if (v.dimension() < 2 || v.dimension() > 4) {
+            throw shape_error("tensor '" + v.name() + "' has rank " + std::to_string(v.dimension()) +
+                              "; the tool prunes weights of rank 2 to 4");
+        }
+        const std::size_t rows = v.shape()[0];
         const std::size_t cols = rows ? v.size() / rows : 0;
         xt::xtensor<float, 2> w = xt::xtensor<float, 2>::from_shape({rows, cols});
         v.copy_to(w.data());
@@ -183,17 +247,17 @@ void prune_global_any(io::compressed_model& m, const std::vector<io::tensor_view
     std::vector<xt::xtensor<float, 2>*> ptrs;
     for (auto& w : ws) ptrs.push_back(&w);
     const auto masks = prune_global<Criterion>(ptrs, amount::fraction(a), ctxs);
+    std::vector<double> sparsity;
     for (std::size_t j = 0; j < vs.size(); ++j) {
         const auto& v = vs[j];
+        sparsity.push_back(masks[j].sparsity());
         switch (v.dimension()) {
-            case 2: m.add(v.name(), io::masked_tensor<float, 2>{ws[j], masks[j]}); break;
+            case 2: store_matrix<csr<float>>(m, v.name(), std::move(ws[j]), masks[j], store); break;
             case 3: add_reshaped<3>(m, v, ws[j], masks[j]); break;
-            case 4: add_reshaped<4>(m, v, ws[j], masks[j]); break;
-            default:
-                throw shape_error("tensor '" + v.name() + "' has rank " + std::to_string(v.dimension()) +
-                                  "; the tool prunes weights of rank 2 to 4");
+            default: add_reshaped<4>(m, v, ws[j], masks[j]); break;
         }
     }
+    return sparsity;
 }
 
 }  // namespace detail
@@ -244,7 +308,7 @@ inline const prune_global_entry& prune_global_scheme(const std::string& criterio
 }
 
 /// The dense float values of any entry the tool can decode: dense (any numeric dtype),
-/// masked, and quantized with a registered scheme. Throws format_error naming the
+/// masked, quantized with a registered scheme, and float csr, bsr<4,4>, n_of_m<2,4>. Throws format_error naming the
 /// representation otherwise.
 inline xt::xarray<float> decode_entry(const io::compressed_file& f, const io::compressed_entry& e) {
     if (e.representation == "dense" || e.representation == "masked") {
@@ -254,6 +318,15 @@ inline xt::xarray<float> decode_entry(const io::compressed_file& f, const io::co
     if (e.representation == "quantized") {
         for (const auto& q : quant_registry()) {
             if (q.matches(e)) return q.dequantize(f, e);
+        }
+    }
+    if (e.original_dtype == io::dtype::f32 && e.shape.size() == 2) {
+        if (e.representation == "csr") return f.get<csr<float>>(e.name).to_dense();
+        if (e.representation == "bsr" && e.attributes == compress::detail::codec<bsr<float, 4, 4>>::attributes()) {
+            return f.get<bsr<float, 4, 4>>(e.name).to_dense();
+        }
+        if (e.representation == "n_of_m" && e.attributes == compress::detail::codec<n_of_m_matrix<float, 2, 4>>::attributes()) {
+            return f.get<n_of_m_matrix<float, 2, 4>>(e.name).to_dense();
         }
     }
     throw format_error("compressed model '" + f.origin() + "': tensor '" + e.name + "' is " +
@@ -266,6 +339,51 @@ inline std::string scheme_name_of(const io::compressed_entry& e) {
         if (q.matches(e)) return q.info->name;
     }
     return {};
+}
+
+/// True when decode_entry can decode the entry.
+inline bool decodable(const io::compressed_entry& e) {
+    if (e.representation == "dense" || e.representation == "masked") return true;
+    if (e.representation == "quantized") return !scheme_name_of(e).empty();
+    if (e.original_dtype != io::dtype::f32 || e.shape.size() != 2) return false;
+    if (e.representation == "csr") return true;
+    if (e.representation == "bsr") return e.attributes == compress::detail::codec<bsr<float, 4, 4>>::attributes();
+    if (e.representation == "n_of_m") return e.attributes == compress::detail::codec<n_of_m_matrix<float, 2, 4>>::attributes();
+    return false;
+}
+
+/// What the cost model of the sparse kernels (kernels/cost_table.hpp) expects of an entry's
+/// kernel against the dense one, for `batch` activation rows.
+struct kernel_verdict {
+    std::string kernel;              ///< "dense", "csr", "bsr4x4", "2:4", the quantized scheme, ...
+    std::optional<double> speedup;   ///< time(dense) / time(kernel), when the model covers it
+    std::string note;                ///< why there is no number
+};
+
+inline kernel_verdict verdict_of(const io::compressed_file& f, const io::compressed_entry& e, std::size_t batch) {
+    if (e.representation == "dense") return {"dense", std::nullopt, "dense"};
+    if (e.representation == "masked") return {"dense", std::nullopt, "dense kernel (masked)"};
+    if (e.representation == "quantized") {
+        const std::string s = scheme_name_of(e);
+        return {s.empty() ? "quantized" : s, std::nullopt, "n/a (no cost model for quantized kernels)"};
+    }
+    std::string kernel = e.representation;
+    if (e.representation == "bsr") kernel = "bsr" + e.attribute("block_rows") + "x" + e.attribute("block_cols");
+    if (e.representation == "n_of_m") kernel = e.attribute("n") + ":" + e.attribute("m");
+#if COMPRESS_CLI_HAS_COST_MODEL
+    if (decodable(e)) {
+        double s = 0.0;
+        if (e.representation == "csr") s = expected_speedup(f.get<csr<float>>(e.name), batch);
+        else if (e.representation == "bsr") s = expected_speedup(f.get<bsr<float, 4, 4>>(e.name), batch);
+        else s = expected_speedup(f.get<n_of_m_matrix<float, 2, 4>>(e.name), batch);
+        return {kernel, s, ""};
+    }
+    return {kernel, std::nullopt, "n/a (format not in the tool's registry)"};
+#else
+    (void)f;
+    (void)batch;
+    return {kernel, std::nullopt, "n/a (no cost model in this build)"};
+#endif
 }
 
 }  // namespace compress::cli

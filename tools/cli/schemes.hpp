@@ -63,6 +63,25 @@ inline const std::vector<grouping_info>& groupings() {
     return g;
 }
 
+struct store_info {
+    const char* name;
+    const char* grouping;  ///< the grouping whose masks it stores, or "" for any
+    const char* description;
+};
+
+/// --store values of `compress prune`: how a pruned 2-d weight is written. Weights of rank 3
+/// and 4 are always stored masked (the sparse formats are matrices).
+inline const std::vector<store_info>& stores() {
+    static const std::vector<store_info> s = {
+        {"auto", "", "the grouping's sparse format when it is smaller than masked, else masked"},
+        {"masked", "", "dense values (pruned ones zero) + a 1-bit keep-mask"},
+        {"csr", "", "compressed sparse rows: values, column indices, row pointers"},
+        {"bsr4x4", "block4x4", "4x4 block sparse rows (needs --grouping block4x4)"},
+        {"2:4", "2:4", "2 values + 2-bit positions per group of 4 (needs --grouping 2:4)"},
+    };
+    return s;
+}
+
 inline const quant_scheme_info* find_quant_scheme(const std::string& n) {
     for (const auto& s : quant_schemes()) if (n == s.name) return &s;
     return nullptr;
@@ -74,6 +93,16 @@ inline const criterion_info* find_criterion(const std::string& n) {
 inline const grouping_info* find_grouping(const std::string& n) {
     for (const auto& s : groupings()) if (n == s.name) return &s;
     return nullptr;
+}
+
+inline const store_info* find_store(const std::string& n) {
+    for (const auto& s : stores()) if (n == s.name) return &s;
+    return nullptr;
+}
+inline std::vector<std::string> store_names() {
+    std::vector<std::string> v;
+    for (const auto& s : stores()) v.push_back(s.name);
+    return v;
 }
 
 inline std::vector<std::string> quant_scheme_names() {
