@@ -14,6 +14,16 @@ foreach(f include/compress/compress.hpp include/compress/prune.hpp
     message(FATAL_ERROR "the install tree lacks ${f}")
   endif()
 endforeach()
+# The `compress` tool is installed with the package whenever the build made it (tools/).
+if(EXISTS ${BUILD_DIR}/tools/compress)
+  if(NOT EXISTS ${prefix}/bin/compress)
+    message(FATAL_ERROR "the install tree lacks bin/compress although the build made tools/compress")
+  endif()
+  execute_process(COMMAND ${prefix}/bin/compress --version RESULT_VARIABLE rc OUTPUT_VARIABLE out)
+  if(rc OR NOT out MATCHES "^compress ")
+    message(FATAL_ERROR "the installed bin/compress --version failed (${rc}): ${out}")
+  endif()
+endif()
 execute_process(COMMAND ${CMAKE_COMMAND} -S ${SOURCE_DIR}/tests/consumer -B ${WORK_DIR}/build
                         -DCMAKE_PREFIX_PATH=${prefix} -DCMAKE_BUILD_TYPE=Release
                 RESULT_VARIABLE rc)
