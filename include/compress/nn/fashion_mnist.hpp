@@ -112,24 +112,29 @@ inline bool parse_idx_header(const std::uint8_t* b, std::size_t n, const std::st
 
 }  // namespace detail
 
-/// Reads an IDX file of unsigned bytes, gzipped (detected by its magic bytes) or plain.
-/// Throws io_error when the file cannot be read, format_error when it is truncated, corrupt
-/// (bad gzip data or checksum), of another element type, or longer than its header says.
-inline idx_array read_idx(const std::string& path) {
-    const std::vector<std::uint8_t> raw = detail::read_whole_file(path);
+/// Parses the bytes of an IDX file of unsigned bytes, gzipped (detected by its magic bytes)
+/// or plain; `path` names them in messages. A pure function over a byte span (the fuzz target
+/// calls it). Throws format_error when the data is truncated, corrupt (bad gzip data or
+/// checksum), of another element type, or longer than its header says.
+inline idx_array parse_idx(const std::uint8_t* raw_data, std::size_t raw_size, const std::string& path) {
+    const std::uint8_t* const raw = raw_data;
     std::vector<std::uint8_t> data;
-    const bool gz = raw.size() >= 2 && raw[0] == 0x1f && raw[1] == 0x8b;
+    const bool gz = raw_size >= 2 && raw[0] == 0x1f && raw[1] == 0x8b;
     std::vector<std::size_t> dims;
     std::size_t header = 0, payload = 0;
     bool have_header = false;
     using namespace compress_zlib;
     if (!gz) {
-        data = raw;
+        data.assign(raw, raw + raw_size);
     } else {
         z_stream zs{};
         if (inflateInit2(&zs, 15 + 16) != Z_OK) throw format_error("'" + path + "': cannot initialise zlib");
-        zs.next_in = const_cast<Bytef*>(raw.data());
-        zs.avail_in = static_cast<uInt>(raw.size());
+        if (raw_size > static_cast<std::size_t>(static_cast<uInt>(-1))) {
+            inflateEnd(&zs);
+            throw format_error("'" + path + "': gzip file larger than 4 GiB");
+        }
+        zs.next_in = const_cast<Bytef*>(raw);
+        zs.avail_in = static_cast<uInt>(raw_size);
         int rc = Z_OK;
         std::uint8_t buf[1 << 16];
         while (rc != Z_STREAM_END) {
@@ -180,6 +185,14 @@ inline idx_array read_idx(const std::string& path) {
     out.dims = std::move(dims);
     out.values.assign(data.begin() + static_cast<std::ptrdiff_t>(header), data.end());
     return out;
+}
+
+/// Reads an IDX file of unsigned bytes, gzipped (detected by its magic bytes) or plain.
+/// Throws io_error when the file cannot be read, format_error when it is truncated, corrupt
+/// (bad gzip data or checksum), of another element type, or longer than its header says.
+inline idx_array read_idx(const std::string& path) {
+    const std::vector<std::uint8_t> raw = detail::read_whole_file(path);
+    return parse_idx(raw.data(), raw.size(), path);
 }
 
 /// One split of Fashion-MNIST: images scaled to [0, 1] (pixel / 255) and labels 0..9.
