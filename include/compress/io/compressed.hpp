@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <map>
 #include <set>
 #include <string>
@@ -533,23 +534,29 @@ struct codec<quantized_tensor<F, M, G, N, S>> {
         expect_representation(f, e, "quantized", scheme());
         if (e.attributes != attributes()) entry_fail(f.origin(), e.name, "stored as " + scheme_of(e) + ", asked for " + scheme());
         const auto shape = shape_array<N>(f, e);
-        Q layout;
+        // The parts are checked against the described shape before anything of that shape is
+        // allocated: they exist in the file, so a hostile description cannot make the reader
+        // allocate more than the file holds (block_layout itself allocates nothing large).
+        block_layout<G, N> layout;
         try {
-            layout = Q(shape);
+            layout = block_layout<G, N>(shape);
         } catch (const shape_error& err) {
             entry_fail(f.origin(), e.name, err.what());
         }
-        const auto codes = f.part(e, "codes", io::dtype::u8, {layout.rows(), layout.row_stride()});
-        const io::shape_type sshape(layout.scale_shape().begin(), layout.scale_shape().end());
+        if (layout.cols > std::numeric_limits<std::size_t>::max() / 16) {
+            entry_fail(f.origin(), e.name, "shape " + shape_str(e.shape) + " is too large");
+        }
+        const auto codes = f.part(e, "codes", io::dtype::u8, {layout.rows, packed_row_bytes<F>(layout.cols)});
+        const io::shape_type sshape(layout.slot_shape.begin(), layout.slot_shape.end());
         const auto sv = f.part(e, "scales", std::is_same_v<S, float> ? io::dtype::f32 : io::dtype::f16, sshape);
-        std::vector<typename Q::scale_type> scales(layout.num_scales());
+        std::vector<typename Q::scale_type> scales(layout.slots);
         for (std::size_t i = 0; i < scales.size(); ++i) {
             scales[i] = load_le<typename Q::scale_type>(sv.data() + i * sizeof(typename Q::scale_type));
         }
         std::vector<typename Q::zero_point_type> zps;
         if constexpr (Q::has_zero_points) {
             const auto zv = f.part(e, "zero_points", F::is_signed ? io::dtype::i8 : io::dtype::u8, sshape);
-            zps.resize(layout.num_scales());
+            zps.resize(layout.slots);
             if (!zps.empty()) std::memcpy(zps.data(), zv.data(), zps.size());
         } else if (e.parts.count("zero_points")) {
             entry_fail(f.origin(), e.name, "a symmetric tensor has no zero points, but the file has a part 'zero_points'");
