@@ -6,7 +6,7 @@ ASAN    ?= build-asan
 PREFIX  ?= /usr/local
 CMAKE_COMMON = -DCMAKE_BUILD_TYPE=Release
 
-.PHONY: deps configure build demo test test-release test-asan bench docs install clean
+.PHONY: deps configure build demo test test-release test-asan bench docs install clean fuzz
 
 deps:
 	@bash scripts/install-deps.sh
@@ -39,6 +39,15 @@ bench: deps
 	@cmake -S . -B $(BUILD)-bench $(CMAKE_COMMON) -DCOMPRESS_BUILD_BENCHMARKS=ON -DCOMPRESS_BUILD_TESTS=OFF >/dev/null
 	@cmake --build $(BUILD)-bench -j $(JOBS)
 	@bash benchmarks/run.sh $(BUILD)-bench
+
+## libFuzzer (clang): builds fuzz/ into $(FUZZ) and runs each target for FUZZ_SECONDS.
+## Not part of `make test` (which replays the corpora and regressions with g++ instead).
+FUZZ ?= build-fuzz
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	@cmake -S fuzz -B $(FUZZ) -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	@cmake --build $(FUZZ) -j $(JOBS)
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) bash fuzz/run_fuzz.sh $(FUZZ)
 
 docs:
 	@bash scripts/install-deps.sh --with-docs

@@ -1,0 +1,18 @@
+# Reliability (issue 10): the fuzz targets replayed over their committed corpora and every
+# regression input (fuzz/regressions/<target>/) with the ordinary compiler, so `make test`
+# runs them in the release and the ASan/UBSan builds without clang; property tests; threads.
+find_package(ZLIB REQUIRED)
+set(COMPRESS_FUZZ_DIR ${PROJECT_SOURCE_DIR}/fuzz)
+set(_fuzz_targets safetensors npy compressed idx)
+if(EXISTS ${PROJECT_SOURCE_DIR}/tools/cli/args.hpp)
+  list(APPEND _fuzz_targets cli_args)
+endif()
+foreach(t ${_fuzz_targets})
+  add_executable(fuzz_replay_${t} ${COMPRESS_FUZZ_DIR}/fuzz_${t}.cpp ${COMPRESS_FUZZ_DIR}/replay_main.cpp)
+  target_link_libraries(fuzz_replay_${t} PRIVATE compress_internal ZLIB::ZLIB)
+  target_include_directories(fuzz_replay_${t} PRIVATE ${PROJECT_SOURCE_DIR}/tools)
+  target_compile_options(fuzz_replay_${t} PRIVATE -Werror)
+  add_test(NAME fuzz_regress:${t}
+           COMMAND fuzz_replay_${t} ${COMPRESS_FUZZ_DIR}/corpus/${t} ${COMPRESS_FUZZ_DIR}/regressions/${t})
+  set_tests_properties(fuzz_regress:${t} PROPERTIES TIMEOUT 300)
+endforeach()
