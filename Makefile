@@ -6,7 +6,7 @@ ASAN    ?= build-asan
 PREFIX  ?= /usr/local
 CMAKE_COMMON = -DCMAKE_BUILD_TYPE=Release
 
-.PHONY: deps configure build demo test test-release test-asan bench docs install clean fuzz
+.PHONY: deps configure build demo test test-release test-asan bench docs install clean fuzz tsan
 
 deps:
 	@bash scripts/install-deps.sh
@@ -48,6 +48,16 @@ fuzz: deps
 	@cmake -S fuzz -B $(FUZZ) -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 	@cmake --build $(FUZZ) -j $(JOBS)
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) bash fuzz/run_fuzz.sh $(FUZZ)
+
+## ThreadSanitizer: the thread-safety test (tests/test_threads.cpp) built with -fsanitize=thread
+## in its own build directory. Not part of `make test`.
+TSAN ?= build-tsan
+tsan: deps
+	@cmake -S . -B $(TSAN) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g" \
+	    -DCMAKE_CXX_FLAGS="-fsanitize=thread -fno-omit-frame-pointer" -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=thread" \
+	    -DCOMPRESS_BUILD_BENCHMARKS=OFF -DCOMPRESS_BUILD_EXAMPLES=OFF -DCOMPRESS_BUILD_TOOLS=OFF >/dev/null
+	@cmake --build $(TSAN) -j $(JOBS) --target test_threads
+	@TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" ctest --test-dir $(TSAN) -R '^test_threads:' --output-on-failure
 
 docs:
 	@bash scripts/install-deps.sh --with-docs

@@ -16,3 +16,14 @@ foreach(t ${_fuzz_targets})
            COMMAND fuzz_replay_${t} ${COMPRESS_FUZZ_DIR}/corpus/${t} ${COMPRESS_FUZZ_DIR}/regressions/${t})
   set_tests_properties(fuzz_regress:${t} PROPERTIES TIMEOUT 300)
 endforeach()
+
+# Property tests over random shapes and seeds.
+compress_add_test(test_properties_prune ${CMAKE_CURRENT_LIST_DIR}/test_properties_prune.cpp)
+compress_add_test(test_properties_quantize ${CMAKE_CURRENT_LIST_DIR}/test_properties_quantize.cpp)
+compress_add_test(test_properties_io ${CMAKE_CURRENT_LIST_DIR}/test_properties_io.cpp)
+compress_add_arch_test(test_properties_kernels ${CMAKE_CURRENT_LIST_DIR}/test_properties_kernels.cpp)
+
+# Thread safety: built here for `make test`, and with -fsanitize=thread by `make tsan`.
+find_package(Threads REQUIRED)
+compress_add_test(test_threads ${CMAKE_CURRENT_LIST_DIR}/test_threads.cpp)
+target_link_libraries(test_threads PRIVATE Threads::Threads)
