@@ -27,4 +27,6 @@ compress_add_arch_test(test_properties_kernels ${CMAKE_CURRENT_LIST_DIR}/test_pr
 find_package(Threads REQUIRED)
 compress_add_test(test_threads ${CMAKE_CURRENT_LIST_DIR}/test_threads.cpp)
 target_link_libraries(test_threads PRIVATE Threads::Threads)
-compress_add_arch_test(test_properties_linear ${CMAKE_CURRENT_LIST_DIR}/test_properties_linear.cpp)
+# linear.hpp + prune + quantize + sparse is a heavy TU: built once (default arch vs scalar_arch
+# inside the test); the kernels' own arch coverage is test_properties_kernels (three builds).
+compress_add_test(test_properties_linear ${CMAKE_CURRENT_LIST_DIR}/test_properties_linear.cpp)
