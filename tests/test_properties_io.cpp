@@ -151,3 +151,28 @@ TEST_CASE("properties: compressed models of random dense, masked and quantized e
         CHECK(f.get<std::decay_t<decltype(qb)>>("qb") == qb);
     }
 }
+
+// Bad-input catalogue row 23 (docs/reliability.md): the fuzz finding of
+// fuzz/regressions/compressed/quantized-huge-described-shape as a test with its message. A
+// description may claim any shape; the reader compares it with the parts the file holds
+// before it allocates anything of that shape.
+TEST_CASE("catalogue: a hostile quantized description cannot make the reader allocate", "[io][reject]") {
+    using Q = quantizer<int8, symmetric, per_channel<0>>;
+    xt::xtensor<float, 2> w = {{1.f, -2.f, 3.f, 0.5f, 0.f, 1.f, 2.f, -1.f}, {0.25f, 1.f, -1.f, 2.f, 3.f, -3.f, 1.f, 0.f}};
+    io::compressed_model m;
+    m.add("q", Q{}.quantize(w));
+    const auto f = io::read_safetensors(io::to_compressed_bytes(m));
+    auto md = f.metadata();
+    std::string& d = md.at("compress");
+    const std::string from = "\"shape\":[2,8]";
+    const auto at = d.find(from);
+    REQUIRE(at != std::string::npos);
+    d.replace(at, from.size(), "\"shape\":[100000000,100000]");  // 10^13 weights, 10 TB of codes
+    std::vector<io::tensor_view> views;
+    for (const auto& t : f.tensors()) views.push_back(f[t.name]);
+    const auto hostile = io::to_safetensors_bytes(views, md);
+    auto load = [&] { return io::read_compressed(hostile, "hostile.safetensors").get<Q::tensor_type<2>>("q"); };
+    CHECK_THROWS_AS(load(), format_error);
+    CHECK_THROWS_WITH(load(), Catch::Matchers::Contains("hostile.safetensors") && Catch::Matchers::Contains("tensor 'q'") &&
+                                  Catch::Matchers::Contains("part 'codes' ('q.codes') has shape [2, 8], expected [100000000, 100000]"));
+}
