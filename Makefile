@@ -6,7 +6,7 @@ ASAN    ?= build-asan
 PREFIX  ?= /usr/local
 CMAKE_COMMON = -DCMAKE_BUILD_TYPE=Release
 
-.PHONY: deps configure build demo test test-release test-asan bench docs install clean fuzz tsan
+.PHONY: deps configure build demo test test-release test-asan bench bench-big docs install clean fuzz tsan
 
 deps:
 	@bash scripts/install-deps.sh
@@ -39,6 +39,13 @@ bench: deps
 	@cmake -S . -B $(BUILD)-bench $(CMAKE_COMMON) -DCOMPRESS_BUILD_BENCHMARKS=ON -DCOMPRESS_BUILD_TESTS=OFF >/dev/null
 	@cmake --build $(BUILD)-bench -j $(JOBS)
 	@bash benchmarks/run.sh $(BUILD)-bench
+
+## Big-checkpoint benchmark (issue 10): an 8 GiB synthetic bf16 checkpoint through the CLI
+## (int8, int4, 2:4) next to cp; GB/s and peak RSS. Minutes and ~24 GiB of free disk, so not
+## part of `make bench`. TENSORS=4 scales it down.
+bench-big: configure
+	@cmake --build $(BUILD) -j $(JOBS) --target compress_cli
+	@flock /tmp/compress-bench.lock bash benchmarks/run_reliability.sh $(BUILD)
 
 ## libFuzzer (clang): builds fuzz/ into $(FUZZ) and runs each target for FUZZ_SECONDS.
 ## Not part of `make test` (which replays the corpora and regressions with g++ instead).
