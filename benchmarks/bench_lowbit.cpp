@@ -136,7 +136,7 @@ void BM_compress_wo_int4_g32_fp16(benchmark::State& st) {
     std::mt19937 g(5);
     for (auto& v : w) v = static_cast<std::uint8_t>(g());
     const std::size_t ng = p.K / 32;
-    std::vector<std::uint16_t> s(p.N * ng, float_to_half(0.01f));
+    std::vector<std::uint16_t> s(p.N * ng, float_to_fp16(0.01f));
     std::vector<float> bias(p.N, 0.5f), y(p.M * p.N);
     const group_scales<std::uint16_t> gs{s.data(), 32, ng};
     for (auto _ : st) {

@@ -5,11 +5,15 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <limits>
 #include <random>
 #include <string>
 #include <vector>
 
+#include <xtensor/xtensor.hpp>
+
 #include <compress/kernels/int4.hpp>
+#include <compress/kernels/linear_sparse_lowbit.hpp>
 
 #include "lowbit_ref.hpp"
 
@@ -55,8 +59,8 @@ void check_int4(const char* label) {
         std::vector<float> sf(nrows * ng);
         std::vector<std::uint16_t> sh(nrows * ng);
         for (std::size_t i = 0; i < sf.size(); ++i) {
-            sh[i] = float_to_half(0.05f + 0.007f * static_cast<float>(i % 11));
-            sf[i] = half_to_float(sh[i]);
+            sh[i] = float_to_fp16(0.05f + 0.007f * static_cast<float>(i % 11));
+            sf[i] = fp16_to_float(sh[i]);
         }
         std::vector<float> bias(c.N);
         for (std::size_t n = 0; n < c.N; ++n) bias[n] = -0.1f * static_cast<float>(n % 4);
@@ -182,4 +186,205 @@ TEST_CASE("int8 / codebook-int4 × sparse GEMV (Deep Compression), " COMPRESS_TE
     }
     check_sparse<xsimd::default_arch, std::uint8_t>("default, one row", 1, 33, 0.5, 15);
     check_sparse<xsimd::default_arch, std::uint8_t>("default, no rows", 0, 33, 0.5, 16);
+}
+
+// ---------------------------------------------------------------------------------------
+// Public Deep-Compression weights: sparse_int8_weights / sparse_codebook_weights + linear.
+// The references below re-derive codes, scales and codebook assignments from the definition
+// (per-row max|w| / 127, round half even; nearest entry, ties to the lower index).
+// ---------------------------------------------------------------------------------------
+namespace {
+
+/// A pruned layer: about `density` of the weights nonzero, row 1 entirely zero when N > 1.
+xt::xtensor<float, 2> pruned(std::size_t N, std::size_t K, double density, unsigned seed) {
+    std::mt19937 g(seed);
+    std::uniform_real_distribution<double> u(0, 1);
+    std::normal_distribution<float> d(0.0f, 0.3f);
+    xt::xtensor<float, 2> w = xt::zeros<float>({N, K});
+    for (std::size_t n = 0; n < N; ++n)
+        for (std::size_t k = 0; k < K; ++k)
+            if (n != 1 && u(g) < density) w(n, k) = d(g);
+    return w;
+}
+
+template <class Arch>
+void check_sparse_public(const char* label, std::size_t M, std::size_t N, std::size_t K, double density, unsigned seed) {
+    INFO(std::string(label) + " M=" + std::to_string(M) + " N=" + std::to_string(N) + " K=" + std::to_string(K));
+    const auto w = pruned(N, K, density, seed);
+    const auto xv = lowbit_ref::randn(M * K, seed + 1);
+    xt::xtensor<float, 2> x = xt::xtensor<float, 2>::from_shape({M, K});
+    std::copy(xv.begin(), xv.end(), x.begin());
+    xt::xtensor<float, 1> bias = xt::xtensor<float, 1>::from_shape({N});
+    for (std::size_t n = 0; n < N; ++n) bias(n) = 0.25f - 0.1f * static_cast<float>(n % 5);
+
+    // int8 codes with per-row scales
+    const auto sw = sparse_int8_weights::from_dense(w);
+    REQUIRE(sw.rows() == N);
+    REQUIRE(sw.cols() == K);
+    std::vector<float> scale(N, 0.0f);
+    std::vector<int> code(N * K, 0);
+    std::size_t nnz = 0;
+    for (std::size_t n = 0; n < N; ++n) {
+        float mx = 0;
+        for (std::size_t k = 0; k < K; ++k) mx = std::max(mx, std::fabs(w(n, k)));
+        scale[n] = mx / 127.0f;
+        for (std::size_t k = 0; k < K; ++k)
+            if (w(n, k) != 0.0f) {
+                ++nnz;
+                code[n * K + k] = static_cast<int>(std::nearbyint(w(n, k) / scale[n]));
+            }
+    }
+    REQUIRE(sw.nnz() == nnz);
+    const std::size_t iw = K <= 256 ? 1 : K <= 65536 ? 2 : 4;
+    REQUIRE(sw.bytes() == nnz * (1 + iw) + (N + 1) * 4 + N * 4);
+    for (std::size_t n = 0; n < N; ++n) {
+        REQUIRE(sw.scale(n) == scale[n]);
+        for (std::size_t p = sw.codes().row_ptr()[n]; p < sw.codes().row_ptr()[n + 1]; ++p)
+            REQUIRE(int(sw.codes().values()[p]) == code[n * K + sw.codes().col(p)]);
+    }
+    // codebook of 11 entries (not a power of two), shared by every row
+    std::vector<float> cb;
+    for (int i = 0; i < 11; ++i) cb.push_back(-0.5f + 0.1f * static_cast<float>(i));
+    const auto cw = sparse_codebook_weights::from_dense(w, cb);
+    REQUIRE(cw.nnz() == nnz);
+    REQUIRE(cw.codebook() == cb);
+    REQUIRE(cw.bytes() == (nnz + 1) / 2 + nnz * iw + (N + 1) * 4 + 16 * 4);
+    std::vector<int> cidx(N * K, -1);
+    for (std::size_t n = 0; n < N; ++n)
+        for (std::size_t k = 0; k < K; ++k)
+            if (w(n, k) != 0.0f) {
+                int best = 0;
+                for (int i = 1; i < 11; ++i)
+                    if (std::fabs(w(n, k) - cb[std::size_t(i)]) < std::fabs(w(n, k) - cb[std::size_t(best)])) best = i;
+                cidx[n * K + k] = best;
+            }
+    for (std::size_t n = 0; n < N; ++n)
+        for (std::size_t p = cw.row_ptr()[n]; p < cw.row_ptr()[n + 1]; ++p)
+            REQUIRE(int(cw.index(p)) == cidx[n * K + cw.col(p)]);
+
+    const auto y8 = linear<Arch>(x, sw, bias);
+    const auto y8n = linear<Arch>(x, sw);
+    const auto yc = linear<Arch>(x, cw, bias);
+    const auto ycn = linear<Arch>(x, cw);
+    REQUIRE(y8.shape()[0] == M);
+    REQUIRE(y8.shape()[1] == N);
+    REQUIRE(yc.shape()[0] == M);
+    for (std::size_t m = 0; m < M; ++m)
+        for (std::size_t n = 0; n < N; ++n) {
+            double a = 0, aa = 0, c = 0, ca = 0;
+            for (std::size_t k = 0; k < K; ++k) {
+                if (w(n, k) == 0.0f) continue;
+                const double t8 = double(scale[n]) * code[n * K + k] * x(m, k);
+                const double tc = double(cb[std::size_t(cidx[n * K + k])]) * x(m, k);
+                a += t8;
+                aa += std::fabs(t8);
+                c += tc;
+                ca += std::fabs(tc);
+            }
+            REQUIRE(std::fabs(y8(m, n) - (a + bias(n))) <= 1e-5 * (aa + 1.0));
+            REQUIRE(std::fabs(y8n(m, n) - a) <= 1e-5 * (aa + 1.0));
+            REQUIRE(std::fabs(yc(m, n) - (c + bias(n))) <= 1e-5 * (ca + 1.0));
+            REQUIRE(std::fabs(ycn(m, n) - c) <= 1e-5 * (ca + 1.0));
+        }
+}
+
+}  // namespace
+
+TEST_CASE("sparse_int8_weights / sparse_codebook_weights through linear, " COMPRESS_TEST_ARCH " build",
+          "[lowbit][sparse]") {
+    check_sparse_public<xsimd::default_arch>("default", 3, 37, 200, 0.3, 40);
+    check_sparse_public<xsimd::default_arch>("default", 1, 20, 1000, 0.1, 41);
+    check_sparse_public<xsimd::default_arch>("default", 2, 4, 70000, 0.002, 42);
+    check_sparse_public<xsimd::default_arch>("default", 0, 5, 33, 0.5, 43);
+    check_sparse_public<xsimd::default_arch>("default", 2, 6, 17, 1.0, 44);
+    check_sparse_public<scalar_arch>("scalar", 3, 37, 200, 0.3, 45);
+    check_sparse_public<scalar_arch>("scalar", 1, 20, 1000, 0.1, 46);
+#if defined(__AVX2__)
+    check_sparse_public<xsimd::fma3<xsimd::avx2>>("avx2", 3, 37, 200, 0.3, 47);
+#endif
+}
+
+TEST_CASE("sparse low-bit weights: mask, from_parts and round trip", "[lowbit][sparse]") {
+    // a mask may keep zeros (stored explicitly) and drop nonzeros
+    xt::xtensor<float, 2> w = {{0.5f, -1.0f, 0.0f, 0.25f}, {0.0f, 0.0f, 2.0f, -2.0f}};
+    mask<2> m({2, 4}, true);
+    m.set(1, false);  // drops -1.0
+    const auto sw = sparse_int8_weights::from_dense(w, m);
+    CHECK(sw.nnz() == 7);
+    CHECK(sw.scale(0) == 0.5f / 127.0f);  // max over KEPT weights
+    CHECK(sw.scale(1) == 2.0f / 127.0f);
+    const auto d = sw.to_dense();
+    CHECK(d(0, 1) == 0.0f);
+    CHECK(d(0, 0) == Approx(0.5f));
+    CHECK(d(0, 3) == Approx(0.25f).epsilon(0.01));
+    CHECK(d(1, 3) == Approx(-2.0f));
+
+    // from_parts: explicit codes and one shared scale
+    const auto codes = csr<std::int8_t>::from_parts(2, 3, {0, 2, 3}, {0, 2, 1}, {10, -3, 127});
+    const auto p = sparse_int8_weights::from_parts(codes, {0.5f});
+    xt::xtensor<float, 2> x = {{1.0f, 2.0f, 3.0f}};
+    const auto y = linear(x, p);
+    CHECK(y(0, 0) == 0.5f * (10 * 1 - 3 * 3));
+    CHECK(y(0, 1) == 0.5f * (127 * 2));
+
+    // codebook: indices from k-means, ties to the lower entry
+    const auto idx = csr<std::uint8_t>::from_parts(1, 4, {0, 3}, {0, 1, 3}, {2, 0, 1});
+    const auto cw = sparse_codebook_weights::from_parts(idx, {-1.0f, 1.0f, 4.0f});
+    xt::xtensor<float, 2> x4 = {{1.0f, 10.0f, 100.0f, 1000.0f}};
+    CHECK(linear(x4, cw)(0, 0) == 4.0f - 10.0f + 1000.0f);
+    xt::xtensor<float, 2> tie = {{0.0f, 0.5f}};  // from_dense stores the nonzero 0.5 only
+    const auto ct = sparse_codebook_weights::from_dense(tie, {0.0f, 1.0f});
+    CHECK(ct.nnz() == 1);
+    CHECK(ct.index(0) == 0);  // 0.5 is as close to 0 as to 1: the lower index wins
+}
+
+TEST_CASE("sparse low-bit weights: bad input", "[lowbit][sparse][errors]") {
+    using Catch::Matchers::Contains;
+    xt::xtensor<float, 2> w = {{0.5f, -1.0f, 0.0f}, {0.0f, 0.0f, 2.0f}};
+    const auto sw = sparse_int8_weights::from_dense(w);
+    const auto cw = sparse_codebook_weights::from_dense(w, {-1.0f, 0.5f, 2.0f});
+    xt::xtensor<float, 2> x = {{1.0f, 2.0f, 3.0f}};
+    xt::xtensor<float, 2> x_wide = {{1.0f, 2.0f, 3.0f, 4.0f}};
+    xt::xtensor<float, 3> x3 = xt::zeros<float>({1, 1, 3});
+    xt::xtensor<float, 1> b3 = {1.0f, 2.0f, 3.0f};
+    xt::xtensor<float, 2> xnan = x;
+    xnan(0, 1) = std::numeric_limits<float>::quiet_NaN();
+
+    CHECK_THROWS_AS(linear(x_wide, sw), shape_error);
+    CHECK_THROWS_WITH(linear(x_wide, sw), Contains("linear(x, sparse_int8_weights)") &&
+                                              Contains("has 4 features but the weight [2, 3] expects 3"));
+    CHECK_THROWS_AS(linear(x3, cw), shape_error);
+    CHECK_THROWS_WITH(linear(x3, cw), Contains("linear(x, sparse_codebook_weights): input x must be 2-d"));
+    CHECK_THROWS_AS(linear(x, sw, b3), shape_error);
+    CHECK_THROWS_WITH(linear(x, sw, b3), Contains("bias of shape [3] does not fit 2 output features"));
+    CHECK_THROWS_AS(linear(x, cw, b3), shape_error);
+    CHECK_THROWS_AS(linear(xnan, sw), value_error);
+    CHECK_THROWS_WITH(linear(xnan, cw), Contains("'x' has a non-finite value (NaN) at (0, 1)"));
+
+    xt::xtensor<float, 2> wnan = w;
+    wnan(1, 2) = std::numeric_limits<float>::infinity();
+    CHECK_THROWS_AS(sparse_int8_weights::from_dense(wnan), value_error);
+    CHECK_THROWS_WITH(sparse_int8_weights::from_dense(wnan), Contains("non-finite value (Inf) at (1, 2)"));
+    xt::xtensor<float, 1> w1 = {1.0f, 2.0f};
+    CHECK_THROWS_AS(sparse_codebook_weights::from_dense(w1, {1.0f}), shape_error);
+    CHECK_THROWS_AS(sparse_int8_weights::from_dense(w, mask<2>({3, 3})), shape_error);
+    CHECK_THROWS_WITH(sparse_int8_weights::from_dense(w, mask<2>({3, 3})), Contains("mask of shape [3, 3] does not fit"));
+
+    const auto codes = csr<std::int8_t>::from_parts(2, 3, {0, 1, 2}, {0, 2}, {1, 2});
+    CHECK_THROWS_AS(sparse_int8_weights::from_parts(codes, {1.0f, 2.0f, 3.0f}), format_error);
+    CHECK_THROWS_WITH(sparse_int8_weights::from_parts(codes, {1.0f, 2.0f, 3.0f}),
+                      Contains("3 row scales for 2 rows (expected 2 or 1)"));
+    CHECK_THROWS_AS(sparse_int8_weights::from_parts(codes, {1.0f, -2.0f}), value_error);
+    CHECK_THROWS_WITH(sparse_int8_weights::from_parts(codes, {1.0f, std::nanf("")}),
+                      Contains("row scale 1 must be finite and >= 0"));
+
+    CHECK_THROWS_AS(sparse_codebook_weights::from_dense(w, {}), value_error);
+    CHECK_THROWS_WITH(sparse_codebook_weights::from_dense(w, std::vector<float>(17, 1.0f)),
+                      Contains("the codebook must have 1 to 16 entries (4-bit indices), got 17"));
+    CHECK_THROWS_WITH(sparse_codebook_weights::from_dense(w, {1.0f, std::numeric_limits<float>::infinity()}),
+                      Contains("codebook entry 1 is not finite (Inf)"));
+    const auto idx = csr<std::uint8_t>::from_parts(2, 3, {0, 1, 2}, {0, 2}, {1, 3});
+    CHECK_THROWS_AS(sparse_codebook_weights::from_parts(idx, {1.0f, 2.0f, 3.0f}), format_error);
+    CHECK_THROWS_WITH(sparse_codebook_weights::from_parts(idx, {1.0f, 2.0f, 3.0f}),
+                      Contains("codebook index 3 at (1, 2) is out of range for a codebook of 3 entries"));
 }

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -148,8 +149,8 @@ void check_weight_only_int8(const char* label) {
         std::vector<float> sf(nrows * ng);
         std::vector<std::uint16_t> sh(nrows * ng);
         for (std::size_t i = 0; i < sf.size(); ++i) {
-            sh[i] = float_to_half(0.005f + 0.0007f * static_cast<float>(i % 13));
-            sf[i] = half_to_float(sh[i]);  // the same values in both storages
+            sh[i] = float_to_fp16(0.005f + 0.0007f * static_cast<float>(i % 13));
+            sf[i] = fp16_to_float(sh[i]);  // the same values in both storages
         }
         std::vector<float> bias(c.N);
         for (std::size_t n = 0; n < c.N; ++n) bias[n] = 0.05f * static_cast<float>(n % 3);
@@ -177,20 +178,35 @@ void check_weight_only_int8(const char* label) {
 
 }  // namespace
 
-TEST_CASE("fp16 conversion round-trips and rounds to nearest even", "[lowbit][int8]") {
-    CHECK(half_to_float(0x3C00) == 1.0f);
-    CHECK(half_to_float(0xC000) == -2.0f);
-    CHECK(half_to_float(0x0001) == std::ldexp(1.0f, -24));  // smallest subnormal
-    CHECK(half_to_float(0x7BFF) == 65504.0f);
-    CHECK(std::isinf(half_to_float(0x7C00)));
-    CHECK(float_to_half(1.0f) == 0x3C00);
-    CHECK(float_to_half(65504.0f) == 0x7BFF);
-    CHECK(float_to_half(65520.0f) == 0x7C00);              // rounds up to Inf
-    CHECK(float_to_half(1.0f + std::ldexp(1.0f, -11)) == 0x3C00);  // tie → even
-    CHECK(float_to_half(1.0f + 3 * std::ldexp(1.0f, -11)) == 0x3C02);
-    CHECK(float_to_half(std::ldexp(1.0f, -25)) == 0x0000);  // tie between 0 and 2^-24 → 0
-    CHECK(float_to_half(std::ldexp(1.5f, -24)) == 0x0002);  // tie between 1 and 2 ulp → 2
-    for (std::uint32_t h = 0; h < 0x7C00; h += 7) CHECK(float_to_half(half_to_float(static_cast<std::uint16_t>(h))) == h);
+TEST_CASE("fp16 group scales decode exactly like core/half.hpp, " COMPRESS_TEST_ARCH " build", "[lowbit][int8]") {
+    // every one of the 65536 bit patterns, through the scalar accessor and the batch
+    // conversion (F16C vcvtph2ps when the build has it, 8 at a time, plus a scalar tail)
+    std::vector<std::uint16_t> all(65536 + 5);
+    for (std::size_t i = 0; i < all.size(); ++i) all[i] = static_cast<std::uint16_t>(i % 65536);
+    std::vector<float> batch(all.size());
+    scales_to_float(all.data(), 0, all.size(), batch.data());
+    std::vector<float> off(13);
+    scales_to_float(all.data(), 0x3C00 - 3, off.size(), off.data());  // unaligned start, odd count
+    std::size_t bad = 0;
+    for (std::size_t i = 0; i < all.size(); ++i) {
+        // bit for bit, except that F16C quiets a signalling NaN (still a NaN: the output is NaN
+        // either way)
+        const float want = fp16_to_float(all[i]);
+        const float one = scale_at(all.data(), i);
+        if (std::isnan(want)) {
+            bad += !std::isnan(batch[i]) + !std::isnan(one);
+        } else {
+            bad += (std::memcmp(&want, &batch[i], 4) != 0) + (std::memcmp(&want, &one, 4) != 0);
+        }
+    }
+    for (std::size_t i = 0; i < off.size(); ++i) bad += off[i] != fp16_to_float(static_cast<std::uint16_t>(0x3C00 - 3 + i));
+    CHECK(bad == 0);
+    CHECK(scale_at(all.data(), 0x3C00) == 1.0f);
+    CHECK(scale_at(all.data(), 0x0001) == std::ldexp(1.0f, -24));  // smallest subnormal
+    const group_scales<std::uint16_t> gs{all.data(), 32, 7};
+    float row[5];
+    gs.row(2, 3, 5, row);  // row 2, groups 3..7 → entries 17..21
+    for (std::size_t i = 0; i < 5; ++i) CHECK(row[i] == fp16_to_float(static_cast<std::uint16_t>(17 + i)));
 }
 
 TEST_CASE("W8A8 int32 results are exact on every path, " COMPRESS_TEST_ARCH " build", "[lowbit][int8]") {

@@ -119,41 +119,53 @@ void wo_int4_gemv(const float* x, [[maybe_unused]] const float* xp, const std::u
             const std::uint8_t* wr[4];
             for (std::size_t r = 0; r < 4; ++r) wr[r] = w + (n0 + std::min(r, nr - 1)) * ldw;
             std::size_t g = 0;
+            float sc[4][gemv_scale_block];
             if constexpr (C == 32) {
 #if defined(COMPRESS_X86) && defined(__AVX512BW__)
-                __m512 t[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
-                for (; k0 + G <= K; k0 += G, ++g) {
-                    __m512 ga[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
-                    for (std::size_t k = k0; k < k0 + G; k += 32) {
-                        const __m512 xe = _mm512_loadu_ps(xp + k), xo = _mm512_loadu_ps(xp + k + 16);
-                        for (std::size_t r = 0; r < 4; ++r) {
-                            __m512 lo, hi;
-                            s4_decode16(wr[r] + k / 2, lo, hi);
-                            ga[r] = _mm512_fmadd_ps(lo, xe, ga[r]);
-                            ga[r] = _mm512_fmadd_ps(hi, xo, ga[r]);
+                // The group scale is folded into the 16-entry lookup table (one multiply per row
+                // and group), so a chunk costs two vpermps and two FMAs per row; even and odd
+                // elements accumulate separately (8 independent FMA chains for 4 rows).
+                const __m512 base = _mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, -8, -7, -6, -5, -4, -3, -2, -1);
+                __m512 te[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+                __m512 to[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+                while (k0 + G <= K) {
+                    const std::size_t gb = std::min(gemv_scale_block, (K - k0) / G);
+                    for (std::size_t r = 0; r < 4; ++r) gs.row(n0 + std::min(r, nr - 1), g, gb, sc[r]);
+                    for (std::size_t gi = 0; gi < gb; ++gi, k0 += G, ++g) {
+                        __m512 tab[4];
+                        for (std::size_t r = 0; r < 4; ++r) tab[r] = _mm512_mul_ps(base, _mm512_set1_ps(sc[r][gi]));
+                        for (std::size_t k = k0; k < k0 + G; k += 32) {
+                            const __m512 xe = _mm512_loadu_ps(xp + k), xo = _mm512_loadu_ps(xp + k + 16);
+                            for (std::size_t r = 0; r < 4; ++r) {
+                                const __m512i v = _mm512_cvtepu8_epi32(
+                                    _mm_loadu_si128(reinterpret_cast<const __m128i*>(wr[r] + k / 2)));
+                                te[r] = _mm512_fmadd_ps(_mm512_permutexvar_ps(v, tab[r]), xe, te[r]);
+                                to[r] = _mm512_fmadd_ps(_mm512_permutexvar_ps(_mm512_srli_epi32(v, 4), tab[r]), xo, to[r]);
+                            }
                         }
                     }
-                    for (std::size_t r = 0; r < 4; ++r)
-                        t[r] = _mm512_fmadd_ps(_mm512_set1_ps(gs.at(n0 + std::min(r, nr - 1), g)), ga[r], t[r]);
                 }
-                for (std::size_t r = 0; r < 4; ++r) tot[r] = hsum512(t[r]);
+                for (std::size_t r = 0; r < 4; ++r) tot[r] = hsum512(_mm512_add_ps(te[r], to[r]));
 #endif
             } else if constexpr (C == 16) {
 #if defined(COMPRESS_X86) && defined(__AVX2__) && defined(__FMA__)
                 __m256 t[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
-                for (; k0 + G <= K; k0 += G, ++g) {
-                    __m256 ga[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
-                    for (std::size_t k = k0; k < k0 + G; k += 16) {
-                        const __m256 xe = _mm256_loadu_ps(xp + k), xo = _mm256_loadu_ps(xp + k + 8);
-                        for (std::size_t r = 0; r < 4; ++r) {
-                            __m256 lo, hi;
-                            s4_decode8(wr[r] + k / 2, lo, hi);
-                            ga[r] = _mm256_fmadd_ps(lo, xe, ga[r]);
-                            ga[r] = _mm256_fmadd_ps(hi, xo, ga[r]);
+                while (k0 + G <= K) {
+                    const std::size_t gb = std::min(gemv_scale_block, (K - k0) / G);
+                    for (std::size_t r = 0; r < 4; ++r) gs.row(n0 + std::min(r, nr - 1), g, gb, sc[r]);
+                    for (std::size_t gi = 0; gi < gb; ++gi, k0 += G, ++g) {
+                        __m256 ga[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+                        for (std::size_t k = k0; k < k0 + G; k += 16) {
+                            const __m256 xe = _mm256_loadu_ps(xp + k), xo = _mm256_loadu_ps(xp + k + 8);
+                            for (std::size_t r = 0; r < 4; ++r) {
+                                __m256 lo, hi;
+                                s4_decode8(wr[r] + k / 2, lo, hi);
+                                ga[r] = _mm256_fmadd_ps(lo, xe, ga[r]);
+                                ga[r] = _mm256_fmadd_ps(hi, xo, ga[r]);
+                            }
                         }
+                        for (std::size_t r = 0; r < 4; ++r) t[r] = _mm256_fmadd_ps(_mm256_set1_ps(sc[r][gi]), ga[r], t[r]);
                     }
-                    for (std::size_t r = 0; r < 4; ++r)
-                        t[r] = _mm256_fmadd_ps(_mm256_set1_ps(gs.at(n0 + std::min(r, nr - 1), g)), ga[r], t[r]);
                 }
                 for (std::size_t r = 0; r < 4; ++r) tot[r] = hsum256(t[r]);
 #endif

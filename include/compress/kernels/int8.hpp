@@ -522,14 +522,15 @@ struct group_scales {
     std::size_t group = 0;       ///< G (K for per-channel / per-tensor)
     std::size_t row_stride = 0;  ///< ceil(K / G) per channel, or 0
     float at(std::size_t n, std::size_t g) const noexcept { return scale_at(s, n * row_stride + g); }
+    /// Scales of groups g .. g+cnt-1 of row n, as floats (fp16: batch-converted).
+    void row(std::size_t n, std::size_t g, std::size_t cnt, float* out) const noexcept {
+        scales_to_float(s, n * row_stride + g, cnt, out);
+    }
 };
 
-#if defined(COMPRESS_X86)
-template <class S>
-inline float load_scale_vec(const S* s, std::size_t i) noexcept {
-    return scale_at(s, i);
-}
-#endif
+/// Groups whose scales the GEMV kernels convert at once (a small stack block per 4 rows).
+inline constexpr std::size_t gemv_scale_block = 16;
+
 
 /// Σ over a block of float rows: C[m, n] = Σ_k A[m,k]·Bd[n,k] (B dequantized, row-major, ldb),
 /// register-blocked 4×4 with xsimd, vectorized along k. Used by the weight-only GEMM paths.
@@ -607,19 +608,23 @@ void wo_int8_gemv(const float* x, const std::int8_t* w, std::size_t N, std::size
 #if defined(COMPRESS_X86) && defined(__AVX512BW__)
             if (G % 16 == 0) {
                 __m512 t[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
-                for (; k0 + G <= K; k0 += G, ++g) {
-                    __m512 ga[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
-                    for (std::size_t k = k0; k < k0 + G; k += 16) {
-                        const __m512 xv = _mm512_loadu_ps(x + k);
-                        for (std::size_t r = 0; r < 4; ++r) {
-                            const std::int8_t* wr = w + (n0 + std::min(r, nr - 1)) * ldw + k;
-                            const __m512 wv = _mm512_cvtepi32_ps(
-                                _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(wr))));
-                            ga[r] = _mm512_fmadd_ps(wv, xv, ga[r]);
+                float sc[4][gemv_scale_block];
+                while (k0 + G <= K) {
+                    const std::size_t gb = std::min(gemv_scale_block, (K - k0) / G);
+                    for (std::size_t r = 0; r < 4; ++r) gs.row(n0 + std::min(r, nr - 1), g, gb, sc[r]);
+                    for (std::size_t gi = 0; gi < gb; ++gi, k0 += G, ++g) {
+                        __m512 ga[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+                        for (std::size_t k = k0; k < k0 + G; k += 16) {
+                            const __m512 xv = _mm512_loadu_ps(x + k);
+                            for (std::size_t r = 0; r < 4; ++r) {
+                                const std::int8_t* wr = w + (n0 + std::min(r, nr - 1)) * ldw + k;
+                                const __m512 wv = _mm512_cvtepi32_ps(
+                                    _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(wr))));
+                                ga[r] = _mm512_fmadd_ps(wv, xv, ga[r]);
+                            }
                         }
+                        for (std::size_t r = 0; r < 4; ++r) t[r] = _mm512_fmadd_ps(_mm512_set1_ps(sc[r][gi]), ga[r], t[r]);
                     }
-                    for (std::size_t r = 0; r < 4; ++r)
-                        t[r] = _mm512_fmadd_ps(_mm512_set1_ps(gs.at(n0 + std::min(r, nr - 1), g)), ga[r], t[r]);
                 }
                 for (std::size_t r = 0; r < 4; ++r) tot[r] = hsum512(t[r]);
             }
@@ -628,19 +633,23 @@ void wo_int8_gemv(const float* x, const std::int8_t* w, std::size_t N, std::size
 #if defined(COMPRESS_X86) && defined(__AVX2__) && defined(__FMA__)
             if (G % 8 == 0) {
                 __m256 t[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
-                for (; k0 + G <= K; k0 += G, ++g) {
-                    __m256 ga[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
-                    for (std::size_t k = k0; k < k0 + G; k += 8) {
-                        const __m256 xv = _mm256_loadu_ps(x + k);
-                        for (std::size_t r = 0; r < 4; ++r) {
-                            const std::int8_t* wr = w + (n0 + std::min(r, nr - 1)) * ldw + k;
-                            const __m256 wv = _mm256_cvtepi32_ps(
-                                _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(wr))));
-                            ga[r] = _mm256_fmadd_ps(wv, xv, ga[r]);
+                float sc[4][gemv_scale_block];
+                while (k0 + G <= K) {
+                    const std::size_t gb = std::min(gemv_scale_block, (K - k0) / G);
+                    for (std::size_t r = 0; r < 4; ++r) gs.row(n0 + std::min(r, nr - 1), g, gb, sc[r]);
+                    for (std::size_t gi = 0; gi < gb; ++gi, k0 += G, ++g) {
+                        __m256 ga[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+                        for (std::size_t k = k0; k < k0 + G; k += 8) {
+                            const __m256 xv = _mm256_loadu_ps(x + k);
+                            for (std::size_t r = 0; r < 4; ++r) {
+                                const std::int8_t* wr = w + (n0 + std::min(r, nr - 1)) * ldw + k;
+                                const __m256 wv = _mm256_cvtepi32_ps(
+                                    _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(wr))));
+                                ga[r] = _mm256_fmadd_ps(wv, xv, ga[r]);
+                            }
                         }
+                        for (std::size_t r = 0; r < 4; ++r) t[r] = _mm256_fmadd_ps(_mm256_set1_ps(sc[r][gi]), ga[r], t[r]);
                     }
-                    for (std::size_t r = 0; r < 4; ++r)
-                        t[r] = _mm256_fmadd_ps(_mm256_set1_ps(gs.at(n0 + std::min(r, nr - 1), g)), ga[r], t[r]);
                 }
                 for (std::size_t r = 0; r < 4; ++r) tot[r] = hsum256(t[r]);
             }

@@ -1,6 +1,6 @@
 #pragma once
 // Shared pieces of the low-bit kernels (int8.hpp, int4.hpp, binary.hpp): the ISA-extension
-// tag that keeps instantiations apart per flag set, aligned buffers, fp16 conversion,
+// tag that keeps instantiations apart per flag set, aligned buffers, fp16 group scales,
 // horizontal sums and popcounts with a scalar fallback.
 //
 // The ODR trap, once more: xsimd 8.1 knows no VNNI or VPOPCNTDQ, so the default arch is
@@ -23,6 +23,7 @@
 #endif
 
 #include "../core/arch.hpp"
+#include "../core/half.hpp"
 
 #if defined(__AVX512VNNI__) && defined(__AVX512BW__)
 #define COMPRESS_HAS_VNNI512 1
@@ -105,67 +106,33 @@ inline const char* int_path_name(int_path p) noexcept {
     return "?";
 }
 
-/// IEEE binary16 bits → float (exact; handles subnormals, Inf, NaN).
-inline float half_to_float(std::uint16_t h) noexcept {
-    const std::uint32_t sign = static_cast<std::uint32_t>(h & 0x8000u) << 16;
-    std::uint32_t exp = (h >> 10) & 0x1Fu;
-    std::uint32_t man = h & 0x3FFu;
-    std::uint32_t bits;
-    if (exp == 0) {
-        if (man == 0) {
-            bits = sign;
-        } else {  // subnormal: normalize
-            int e = -1;
-            do { ++e; man <<= 1; } while ((man & 0x400u) == 0);
-            bits = sign | (static_cast<std::uint32_t>(127 - 15 - e) << 23) | ((man & 0x3FFu) << 13);
-        }
-    } else if (exp == 0x1F) {
-        bits = sign | 0x7F800000u | (man << 13);
-    } else {
-        bits = sign | ((exp + 127 - 15) << 23) | (man << 13);
-    }
-    float f;
-    std::memcpy(&f, &bits, sizeof f);
-    return f;
-}
-
-/// float → IEEE binary16 bits, round to nearest even (overflow → Inf).
-inline std::uint16_t float_to_half(float f) noexcept {
-    std::uint32_t x;
-    std::memcpy(&x, &f, sizeof x);
-    const std::uint32_t sign = (x >> 16) & 0x8000u;
-    const std::uint32_t ax = x & 0x7FFFFFFFu;
-    if (ax >= 0x7F800000u) return static_cast<std::uint16_t>(sign | 0x7C00u | (ax > 0x7F800000u ? 0x200u : 0u));
-    if (ax >= 0x477FF000u) return static_cast<std::uint16_t>(sign | 0x7C00u);  // rounds to >= 65520
-    if (ax < 0x38800000u) {                                                     // subnormal or zero
-        if (ax < 0x33000000u) return static_cast<std::uint16_t>(sign);
-        const std::uint32_t e = ax >> 23;
-        const std::uint32_t m = (ax & 0x7FFFFFu) | 0x800000u;
-        const std::uint32_t shift = 126 - e;  // 14 + (113 - e) - ... : m >> (shift) gives the half mantissa
-        std::uint32_t r = m >> shift;
-        const std::uint32_t rem = m & ((1u << shift) - 1);
-        const std::uint32_t half = 1u << (shift - 1);
-        if (rem > half || (rem == half && (r & 1u))) ++r;
-        return static_cast<std::uint16_t>(sign | r);
-    }
-    std::uint32_t r = ((ax - 0x38000000u) >> 13);
-    const std::uint32_t rem = ax & 0x1FFFu;
-    if (rem > 0x1000u || (rem == 0x1000u && (r & 1u))) ++r;
-    return static_cast<std::uint16_t>(sign | r);
-}
-
-/// A group scale read as float, whether stored as float or as fp16 bits.
+/// A group scale read as float, whether stored as float or as fp16 bits (core/half.hpp's
+/// exact converter: the one fp16 decoder of the library).
 template <class S>
 inline float scale_at(const S* s, std::size_t i) noexcept {
     if constexpr (std::is_same_v<S, std::uint16_t>) {
-#if defined(COMPRESS_X86) && defined(__F16C__)
-        return _cvtsh_ss(s[i]);  // exact, like half_to_float
-#else
-        return half_to_float(s[i]);
-#endif
+        return fp16_to_float(s[i]);
     } else {
         static_assert(std::is_same_v<S, float>, "group scales are float or fp16 bits (std::uint16_t)");
         return s[i];
+    }
+}
+
+/// n consecutive scales s[i .. i+n) as floats into out. fp16 scales use the F16C batch
+/// conversion (8 per vcvtph2ps: bit-identical to fp16_to_float, except that a signalling
+/// NaN comes out quiet) when the build has it.
+template <class S>
+inline void scales_to_float(const S* s, std::size_t i, std::size_t n, float* out) noexcept {
+    if constexpr (std::is_same_v<S, std::uint16_t>) {
+        std::size_t j = 0;
+#if defined(COMPRESS_X86) && defined(__F16C__) && defined(__AVX__)
+        for (; j + 8 <= n; j += 8)
+            _mm256_storeu_ps(out + j, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(s + i + j))));
+#endif
+        for (; j < n; ++j) out[j] = fp16_to_float(s[i + j]);
+    } else {
+        static_assert(std::is_same_v<S, float>, "group scales are float or fp16 bits (std::uint16_t)");
+        std::memcpy(out, s + i, n * sizeof(float));
     }
 }
 
