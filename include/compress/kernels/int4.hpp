@@ -116,8 +116,14 @@ void wo_int4_gemv(const float* x, [[maybe_unused]] const float* xp, const std::u
         float tot[4] = {0, 0, 0, 0};
         std::size_t k0 = 0;
         if constexpr (C != 0) if (fast) {
+            // wr: the 4 rows of this block; pf: the same positions in the next block's rows,
+            // prefetched one block ahead (4 short row streams defeat the hardware prefetcher)
             const std::uint8_t* wr[4];
-            for (std::size_t r = 0; r < 4; ++r) wr[r] = w + (n0 + std::min(r, nr - 1)) * ldw;
+            [[maybe_unused]] const std::uint8_t* pf[4];
+            for (std::size_t r = 0; r < 4; ++r) {
+                wr[r] = w + (n0 + std::min(r, nr - 1)) * ldw;
+                pf[r] = w + std::min(n0 + 4 + r, N - 1) * ldw;
+            }
             std::size_t g = 0;
             float sc[4][gemv_scale_block];
             if constexpr (C == 32) {
@@ -130,13 +136,17 @@ void wo_int4_gemv(const float* x, [[maybe_unused]] const float* xp, const std::u
                 __m512 to[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
                 while (k0 + G <= K) {
                     const std::size_t gb = std::min(gemv_scale_block, (K - k0) / G);
+                    COMPRESS_UNROLL4
                     for (std::size_t r = 0; r < 4; ++r) gs.row(n0 + std::min(r, nr - 1), g, gb, sc[r]);
                     for (std::size_t gi = 0; gi < gb; ++gi, k0 += G, ++g) {
                         __m512 tab[4];
+                        COMPRESS_UNROLL4
                         for (std::size_t r = 0; r < 4; ++r) tab[r] = _mm512_mul_ps(base, _mm512_set1_ps(sc[r][gi]));
                         for (std::size_t k = k0; k < k0 + G; k += 32) {
                             const __m512 xe = _mm512_loadu_ps(xp + k), xo = _mm512_loadu_ps(xp + k + 16);
+                            COMPRESS_UNROLL4
                             for (std::size_t r = 0; r < 4; ++r) {
+                                _mm_prefetch(reinterpret_cast<const char*>(pf[r] + k / 2), _MM_HINT_T0);
                                 const __m512i v = _mm512_cvtepu8_epi32(
                                     _mm_loadu_si128(reinterpret_cast<const __m128i*>(wr[r] + k / 2)));
                                 te[r] = _mm512_fmadd_ps(_mm512_permutexvar_ps(v, tab[r]), xe, te[r]);
@@ -145,6 +155,7 @@ void wo_int4_gemv(const float* x, [[maybe_unused]] const float* xp, const std::u
                         }
                     }
                 }
+                COMPRESS_UNROLL4
                 for (std::size_t r = 0; r < 4; ++r) tot[r] = hsum512(_mm512_add_ps(te[r], to[r]));
 #endif
             } else if constexpr (C == 16) {
@@ -152,21 +163,26 @@ void wo_int4_gemv(const float* x, [[maybe_unused]] const float* xp, const std::u
                 __m256 t[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
                 while (k0 + G <= K) {
                     const std::size_t gb = std::min(gemv_scale_block, (K - k0) / G);
+                    COMPRESS_UNROLL4
                     for (std::size_t r = 0; r < 4; ++r) gs.row(n0 + std::min(r, nr - 1), g, gb, sc[r]);
                     for (std::size_t gi = 0; gi < gb; ++gi, k0 += G, ++g) {
                         __m256 ga[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
                         for (std::size_t k = k0; k < k0 + G; k += 16) {
                             const __m256 xe = _mm256_loadu_ps(xp + k), xo = _mm256_loadu_ps(xp + k + 8);
+                            COMPRESS_UNROLL4
                             for (std::size_t r = 0; r < 4; ++r) {
+                                _mm_prefetch(reinterpret_cast<const char*>(pf[r] + k / 2), _MM_HINT_T0);
                                 __m256 lo, hi;
                                 s4_decode8(wr[r] + k / 2, lo, hi);
                                 ga[r] = _mm256_fmadd_ps(lo, xe, ga[r]);
                                 ga[r] = _mm256_fmadd_ps(hi, xo, ga[r]);
                             }
                         }
+                        COMPRESS_UNROLL4
                         for (std::size_t r = 0; r < 4; ++r) t[r] = _mm256_fmadd_ps(_mm256_set1_ps(sc[r][gi]), ga[r], t[r]);
                     }
                 }
+                COMPRESS_UNROLL4
                 for (std::size_t r = 0; r < 4; ++r) tot[r] = hsum256(t[r]);
 #endif
             }

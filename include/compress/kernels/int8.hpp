@@ -611,21 +611,28 @@ void wo_int8_gemv(const float* x, const std::int8_t* w, std::size_t N, std::size
                 float sc[4][gemv_scale_block];
                 while (k0 + G <= K) {
                     const std::size_t gb = std::min(gemv_scale_block, (K - k0) / G);
+                    COMPRESS_UNROLL4
                     for (std::size_t r = 0; r < 4; ++r) gs.row(n0 + std::min(r, nr - 1), g, gb, sc[r]);
                     for (std::size_t gi = 0; gi < gb; ++gi, k0 += G, ++g) {
                         __m512 ga[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
                         for (std::size_t k = k0; k < k0 + G; k += 16) {
                             const __m512 xv = _mm512_loadu_ps(x + k);
+                            COMPRESS_UNROLL4
                             for (std::size_t r = 0; r < 4; ++r) {
                                 const std::int8_t* wr = w + (n0 + std::min(r, nr - 1)) * ldw + k;
+                                // the same position in the next block's rows, one block ahead
+                                _mm_prefetch(reinterpret_cast<const char*>(w + std::min(n0 + 4 + r, N - 1) * ldw + k),
+                                             _MM_HINT_T0);
                                 const __m512 wv = _mm512_cvtepi32_ps(
                                     _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(wr))));
                                 ga[r] = _mm512_fmadd_ps(wv, xv, ga[r]);
                             }
                         }
+                        COMPRESS_UNROLL4
                         for (std::size_t r = 0; r < 4; ++r) t[r] = _mm512_fmadd_ps(_mm512_set1_ps(sc[r][gi]), ga[r], t[r]);
                     }
                 }
+                COMPRESS_UNROLL4
                 for (std::size_t r = 0; r < 4; ++r) tot[r] = hsum512(t[r]);
             }
 #endif
@@ -636,21 +643,28 @@ void wo_int8_gemv(const float* x, const std::int8_t* w, std::size_t N, std::size
                 float sc[4][gemv_scale_block];
                 while (k0 + G <= K) {
                     const std::size_t gb = std::min(gemv_scale_block, (K - k0) / G);
+                    COMPRESS_UNROLL4
                     for (std::size_t r = 0; r < 4; ++r) gs.row(n0 + std::min(r, nr - 1), g, gb, sc[r]);
                     for (std::size_t gi = 0; gi < gb; ++gi, k0 += G, ++g) {
                         __m256 ga[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
                         for (std::size_t k = k0; k < k0 + G; k += 8) {
                             const __m256 xv = _mm256_loadu_ps(x + k);
+                            COMPRESS_UNROLL4
                             for (std::size_t r = 0; r < 4; ++r) {
                                 const std::int8_t* wr = w + (n0 + std::min(r, nr - 1)) * ldw + k;
+                                // the same position in the next block's rows, one block ahead
+                                _mm_prefetch(reinterpret_cast<const char*>(w + std::min(n0 + 4 + r, N - 1) * ldw + k),
+                                             _MM_HINT_T0);
                                 const __m256 wv = _mm256_cvtepi32_ps(
                                     _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(wr))));
                                 ga[r] = _mm256_fmadd_ps(wv, xv, ga[r]);
                             }
                         }
+                        COMPRESS_UNROLL4
                         for (std::size_t r = 0; r < 4; ++r) t[r] = _mm256_fmadd_ps(_mm256_set1_ps(sc[r][gi]), ga[r], t[r]);
                     }
                 }
+                COMPRESS_UNROLL4
                 for (std::size_t r = 0; r < 4; ++r) tot[r] = hsum256(t[r]);
             }
 #endif

@@ -41,6 +41,16 @@
 #define COMPRESS_HAS_VPOPCNTDQ 0
 #endif
 
+// Fully unrolls a 4-iteration loop over rows, so that arrays of vector accumulators indexed by
+// the row live in registers (g++ otherwise keeps them on the stack: a load and a store per FMA).
+#if defined(__GNUC__) && !defined(__clang__)
+#define COMPRESS_UNROLL4 _Pragma("GCC unroll 4")
+#elif defined(__clang__)
+#define COMPRESS_UNROLL4 _Pragma("unroll 4")
+#else
+#define COMPRESS_UNROLL4
+#endif
+
 #if defined(COMPRESS_USE_OPENMP) && defined(_OPENMP)
 #include <omp.h>
 #define COMPRESS_OMP_FOR _Pragma("omp parallel for schedule(static)")
