@@ -18,7 +18,7 @@ flock /tmp/compress-bench.lock env OMP_WAIT_POLICY=PASSIVE /usr/bin/python3 benc
     --reps "$reps" --json "$out/torch.json"
 python3 benchmarks/lowbit_report.py "$out/bench.json" "$out/torch.json" \
     "$cmd; OMP_WAIT_POLICY=PASSIVE /usr/bin/python3 benchmarks/lowbit_torch.py (bash benchmarks/run_lowbit.sh $build)" \
-    > "$out/section.md"
+    "$(uptime)" > "$out/section.md"
 cat "$out/section.md"
 python3 scripts/update_results.py lowbit "$out/section.md"
 cp "$out/bench.json" "$out/torch.json" "$build/" 2>/dev/null || true
