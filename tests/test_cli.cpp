@@ -109,7 +109,7 @@ TEST_CASE("cli inspect: sparsity of dense and masked tensors", "[cli]") {
     CHECK(field(tensor_named(field(j, "tensors"), "m"), "representation").text == "masked");
 }
 
-TEST_CASE("cli quantize: every scheme writes the library's quantized tensors; report measures them", "[cli]") {
+TEST_CASE("cli quantize: every scheme writes the library's quantized tensors, report measures them", "[cli]") {
     const auto orig = io::load_safetensors(mlp);
     const auto w0 = orig.get<float, 2>("net.0.weight");
     for (const auto& s : cli::quant_schemes()) {
@@ -424,7 +424,7 @@ TEST_CASE("cli prune: failures", "[cli][prune][reject]") {
     CHECK_THAT(o.err, Contains("fc.weight"));
 }
 
-TEST_CASE("cli prune --store: csr, bsr4x4 and 2:4 hold the weights of the masked file; auto picks the smaller", "[cli][prune][sparse]") {
+TEST_CASE("cli prune --store: csr, bsr4x4 and 2:4 hold the weights of the masked file", "[cli][prune][sparse]") {
     const std::string dir = temp_dir();
     struct row {
         std::vector<std::string> args;
