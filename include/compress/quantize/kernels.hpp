@@ -15,10 +15,12 @@
 #include "../core/arch.hpp"
 
 // g++ 12 reports a false -Wmaybe-uninitialized inside its own AVX-512 intrinsics
-// (_mm512_undefined_ps in _mm512_min_ps / _mm512_max_ps) once they are inlined here.
+// (_mm512_undefined_ps in _mm512_min_ps / _mm512_max_ps) once they are inlined here, and a
+// false -Waggressive-loop-optimizations on the scalar tails when n is a known constant.
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Waggressive-loop-optimizations"
 #endif
 
 namespace compress::detail {

@@ -183,8 +183,31 @@ public:
         detail::float_input<N> in(expr);
         tensor_type<N> q(in.shape);
         const auto& L = q.layout();
-        detail::block_params P = params_for<Arch>(in, L, expr, name);
-        encode<Arch>(in, L, P, q);
+        detail::block_params P;
+        bool fused = false;
+        if constexpr (row_local_blocks<N>()) {
+            if (!calibrated()) {
+                // every block lies inside one row: observe and encode each row while it is in cache
+                fused = true;
+                P.resize(L.slots);
+                std::vector<std::int32_t> codes(L.cols);
+                for (std::size_t r = 0; r < L.rows; ++r) {
+                    bool finite = true;
+                    L.for_each_run(r, [&](std::size_t c0, std::size_t len, std::size_t s) {
+                        float lo = std::numeric_limits<float>::infinity(), hi = -lo;
+                        finite = detail::span_minmax<Arch>(in.data + r * L.cols + c0, len, lo, hi) && finite;
+                        P.set(s, compute_qparams<Format, Mapping, ScaleFormat>(len ? clip_range{lo, hi, true}
+                                                                                   : clip_range{}));
+                    });
+                    if (!finite) detail::check_finite(expr, name);
+                    encode_row<Arch>(in, L, P, q, r, codes);
+                }
+            }
+        }
+        if (!fused) {
+            P = params_for<Arch>(in, L, expr, name);
+            encode<Arch>(in, L, P, q);
+        }
         for (std::size_t s = 0; s < L.slots; ++s) {
             q.scales()[s] = detail::encode_scale<ScaleFormat>(P.p[s].scale);
             if constexpr (Mapping::is_affine) q.zero_points()[s] = static_cast<typename tensor_type<N>::zero_point_type>(P.p[s].zero_point);
@@ -269,6 +292,21 @@ public:
     }
 
 private:
+    /// True when the one-shot observer is min/max and every block lies inside one row
+    /// (per_channel<0> of a tensor of rank >= 2, per_group), so quantize() can fuse the passes.
+    template <std::size_t N>
+    static constexpr bool row_local_blocks() noexcept {
+        if constexpr (alpha_format || !Observer::minmax_like) {
+            return false;
+        } else if constexpr (Granularity::kind == granularity_kind::group) {
+            return true;
+        } else if constexpr (Granularity::kind == granularity_kind::channel) {
+            return Granularity::axis == 0 && N >= 2;
+        } else {
+            return false;
+        }
+    }
+
     template <class Arch, std::size_t N, class E>
     static void check_finite_fast(const detail::float_input<N>& in, const xt::xexpression<E>& expr,
                                   const std::string& name) {
@@ -357,9 +395,16 @@ private:
         for (std::size_t r = 0; r < L.rows; ++r) {
             L.for_each_run(r, [&](std::size_t c0, std::size_t len, std::size_t s) {
                 const float* x = in.data + r * L.cols + c0;
-                double a = 0.0;
-                for (std::size_t k = 0; k < len; ++k) a += std::fabs(static_cast<double>(x[k]));
-                sum[s] += a;
+                double a0 = 0.0, a1 = 0.0, a2 = 0.0, a3 = 0.0;
+                std::size_t k = 0;
+                for (; k + 4 <= len; k += 4) {
+                    a0 += std::fabs(static_cast<double>(x[k]));
+                    a1 += std::fabs(static_cast<double>(x[k + 1]));
+                    a2 += std::fabs(static_cast<double>(x[k + 2]));
+                    a3 += std::fabs(static_cast<double>(x[k + 3]));
+                }
+                for (; k < len; ++k) a0 += std::fabs(static_cast<double>(x[k]));
+                sum[s] += (a0 + a1) + (a2 + a3);
                 cnt[s] += len;
             });
         }
@@ -411,25 +456,36 @@ private:
     void encode(const detail::float_input<N>& in, const detail::block_layout<Granularity, N>& L,
                 const detail::block_params& P, tensor_type<N>& q) const {
         std::vector<std::int32_t> codes(L.cols);
-        for (std::size_t r = 0; r < L.rows; ++r) {
+        for (std::size_t r = 0; r < L.rows; ++r) encode_row<Arch>(in, L, P, q, r, codes);
+    }
+
+    /// Writes the packed codes of row r (codes: scratch of L.cols ints).
+    template <class Arch, std::size_t N>
+    void encode_row(const detail::float_input<N>& in, const detail::block_layout<Granularity, N>& L,
+                    const detail::block_params& P, tensor_type<N>& q, std::size_t r,
+                    std::vector<std::int32_t>& codes) const {
+        {
             const float* x = in.data + r * L.cols;
             const std::size_t base = r * L.cols;
             if constexpr (Format::family == format_family::binary) {
+                // sign bits do not depend on the block: build each word in a register
                 std::uint64_t* w = q.row_words(r);
-                L.for_each_run(r, [&](std::size_t c0, std::size_t len, std::size_t) {
-                    for (std::size_t k = c0; k < c0 + len; ++k) {
-                        if (x[k] >= 0.0f) w[k / 64] |= std::uint64_t(1) << (k % 64);
-                    }
-                });
+                for (std::size_t k0 = 0; k0 < L.cols; k0 += 64) {
+                    const std::size_t n = std::min<std::size_t>(64, L.cols - k0);
+                    std::uint64_t bits = 0;
+                    for (std::size_t j = 0; j < n; ++j) bits |= static_cast<std::uint64_t>(x[k0 + j] >= 0.0f) << j;
+                    w[k0 / 64] = bits;
+                }
             } else if constexpr (Format::family == format_family::ternary) {
                 std::uint64_t* nz = q.row_words(r, 0);
                 std::uint64_t* ng = q.row_words(r, 1);
                 L.for_each_run(r, [&](std::size_t c0, std::size_t len, std::size_t s) {
+                    const float d = P.delta[s];
                     for (std::size_t k = c0; k < c0 + len; ++k) {
-                        if (std::fabs(x[k]) > P.delta[s]) {
-                            nz[k / 64] |= std::uint64_t(1) << (k % 64);
-                            if (x[k] < 0.0f) ng[k / 64] |= std::uint64_t(1) << (k % 64);
-                        }
+                        const std::uint64_t bit = std::uint64_t(1) << (k % 64);
+                        const std::uint64_t on = static_cast<std::uint64_t>(std::fabs(x[k]) > d);
+                        nz[k / 64] |= bit & (0 - on);
+                        ng[k / 64] |= bit & (0 - (on & static_cast<std::uint64_t>(x[k] < 0.0f)));
                     }
                 });
             } else {
