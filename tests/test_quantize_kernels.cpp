@@ -81,4 +81,12 @@ TEST_CASE("quantize with the default arch equals quantize with scalar_arch", "[q
         const quantizer<int2, affine, per_group<16>> q;
         CHECK(q.quantize(w) == q.quantize<scalar_arch>(w));
     }
+    {
+        // calibration and fake quantization take the same Arch parameter
+        quantizer<int8, affine, per_channel<1>> a, b;
+        a.observe(w);
+        b.observe<scalar_arch>(w);
+        CHECK((a.fake_quantize(w) == b.fake_quantize<scalar_arch>(w)));
+        CHECK(a.quantize(w) == b.quantize<scalar_arch>(w));
+    }
 }

@@ -128,7 +128,8 @@ public:
     /// Accumulates one batch into the observer, one range per block of the granularity.
     /// Ignored when frozen. Throws value_error on NaN/Inf (with the position) and
     /// shape_error when the blocks differ from the ones calibrated so far.
-    template <class E>
+    /// (Arch, like every SIMD entry point, keeps builds with different -m flags apart.)
+    template <class Arch = xsimd::default_arch, class E>
     void observe(const xt::xexpression<E>& expr, const std::string& name = {}) {
         static_assert(!alpha_format, "binary and ternary compute α from the weights they quantize (XNOR-Net, TWN): "
                                      "they have no calibration");
@@ -137,7 +138,7 @@ public:
         if (observer_.frozen()) return;
         detail::float_input<N> in(expr);
         detail::block_layout<Granularity, N> L(in.shape);
-        check_finite_fast<xsimd::default_arch>(in, expr, name);
+        check_finite_fast<Arch>(in, expr, name);
         if (observer_.slots() == 0) {
             observer_.reset(L.slots);
         } else if (observer_.slots() != L.slots) {
@@ -220,16 +221,16 @@ public:
     /// Quantize-dequantize in float (for the forward pass of quantization-aware training).
     /// Unless frozen, w is observed first (PyTorch FakeQuantize semantics); the ranges used are
     /// the accumulated ones, or w's own when nothing was observed. binary / ternary use w's α.
-    template <class E>
+    template <class Arch = xsimd::default_arch, class E>
     auto fake_quantize(const xt::xexpression<E>& expr, const std::string& name = {}) {
         constexpr std::size_t N = detail::static_rank_v<E>;
         static_assert(N >= 1, "quantizer::fake_quantize needs a tensor of static rank >= 1 (xt::xtensor<float, N>)");
         if constexpr (!alpha_format) {
-            if (!observer_.frozen()) observe(expr, name);
+            if (!observer_.frozen()) observe<Arch>(expr, name);
         }
         detail::float_input<N> in(expr);
         detail::block_layout<Granularity, N> L(in.shape);
-        detail::block_params P = params_for<xsimd::default_arch>(in, L, expr, name);
+        detail::block_params P = params_for<Arch>(in, L, expr, name);
         xt::xtensor<float, N> out = xt::xtensor<float, N>::from_shape(in.shape);
         float* o = out.data();
         for (std::size_t r = 0; r < L.rows; ++r) {
