@@ -38,6 +38,12 @@ def main():
                  "(PyTorch %s, `torch.set_num_threads(1)`), both under `flock /tmp/compress-bench.lock`. "
                  "compress is built with `-O3 -march=native`. CPU: %s. "
                  "Times are min / median over the repetitions." % (reps, reps, torch["torch_version"], cpu or "unknown"))
+    load = ctx.get("load_avg", [])
+    if load:
+        lines.append("")
+        lines.append("Load average when the run started: %s on %s CPUs (other builds running inflate absolute "
+                     "times; the ratios are taken from the same run)." % (", ".join("%.1f" % v for v in load),
+                                                                          ctx.get("num_cpus", "?")))
     lines.append("")
     lines.append("| operation | compress (ms) | PyTorch (ms) | speed-up (min / median) |")
     lines.append("|---|---:|---:|---:|")
