@@ -4,6 +4,8 @@
 
 #include <cmath>
 #include <random>
+#include <utility>
+#include <vector>
 
 #include <compress/quantize.hpp>
 
@@ -119,4 +121,88 @@ TEST_CASE("bias correction of a conv weight uses the per-channel activation mean
     // per (o, c): Σ_k (W-Ŵ) = 0.25+0.5+0.25+0.5 = 1.5; Σ_c 1.5·(c+1) = 9
     CHECK(bc(0) == Approx(1.0 + 9.0));
     CHECK(bc(1) == Approx(-1.0 + 9.0));
+}
+
+namespace {
+// A least-squares layer y = W·x on correlated inputs (so that rounding each weight to its nearest
+// level is not the best quantized solution); loss = mean over samples of |Ŵx − W*x|².
+struct regression {
+    std::size_t out = 8, in = 32, n = 512;
+    xt::xtensor<float, 2> wstar, x, y;
+    regression() {
+        std::mt19937 rng(3);
+        std::normal_distribution<float> nd(0.0f, 1.0f);
+        wstar = xt::xtensor<float, 2>::from_shape({out, in});
+        for (auto& v : wstar) v = 0.25f * nd(rng);
+        xt::xtensor<float, 2> a = xt::xtensor<float, 2>::from_shape({in, in});
+        for (auto& v : a) v = nd(rng);
+        for (std::size_t i = 0; i < in; ++i) a(i, i) += 3.0f;
+        xt::xtensor<float, 2> z = xt::xtensor<float, 2>::from_shape({in, n});
+        for (auto& v : z) v = nd(rng);
+        x = xt::zeros<float>({in, n});
+        for (std::size_t i = 0; i < in; ++i)
+            for (std::size_t k = 0; k < in; ++k)
+                for (std::size_t j = 0; j < n; ++j) x(i, j) += a(i, k) * z(k, j) / 4.0f;
+        y = forward(wstar);
+    }
+    xt::xtensor<float, 2> forward(const xt::xtensor<float, 2>& w) const {
+        xt::xtensor<float, 2> p = xt::zeros<float>({out, n});
+        for (std::size_t o = 0; o < out; ++o)
+            for (std::size_t i = 0; i < in; ++i)
+                for (std::size_t j = 0; j < n; ++j) p(o, j) += w(o, i) * x(i, j);
+        return p;
+    }
+    double loss(const xt::xtensor<float, 2>& w) const {
+        const auto p = forward(w);
+        double s = 0.0;
+        for (std::size_t i = 0; i < p.size(); ++i) s += (p.data()[i] - y.data()[i]) * (p.data()[i] - y.data()[i]);
+        return s / static_cast<double>(n);
+    }
+    /// dLoss/dŴ at Ŵ = wq.
+    xt::xtensor<float, 2> grad(const xt::xtensor<float, 2>& wq) const {
+        const auto p = forward(wq);
+        xt::xtensor<float, 2> g = xt::xtensor<float, 2>::from_shape({out, in});
+        for (std::size_t o = 0; o < out; ++o)
+            for (std::size_t i = 0; i < in; ++i) {
+                double s = 0.0;
+                for (std::size_t j = 0; j < n; ++j) s += (p(o, j) - y(o, j)) * x(i, j);
+                g(o, i) = static_cast<float>(2.0 * s / static_cast<double>(n));
+            }
+        return g;
+    }
+};
+
+/// QAT from the fp32 solution: calibrate on it and freeze the range, then SGD on the latent
+/// weights with the fake-quantized forward and the straight-through gradient.
+template <class Q>
+std::pair<double, double> qat_vs_ptq(const regression& task) {
+    const double ptq = task.loss(Q{}.quantize(task.wstar).dequantize());
+    Q fq;
+    xt::xtensor<float, 2> w = task.wstar;
+    fq.fake_quantize(w);  // observes the initial weights
+    fq.freeze();          // later steps keep that range
+    const auto range0 = fq.calibrated_params();
+    float lr = 0.001f;
+    for (int step = 0; step < 300; ++step) {
+        const auto wq = fq.fake_quantize(w);
+        w -= lr * fq.ste_gradient(w, task.grad(wq));
+        lr *= 0.985f;
+    }
+    const auto range1 = fq.calibrated_params();
+    for (std::size_t s = 0; s < range0.size(); ++s) CHECK(range1[s].scale == range0[s].scale);
+    return {ptq, task.loss(fq.fake_quantize(w))};
+}
+}  // namespace
+
+TEST_CASE("QAT: fake_quantize + straight-through gradient in an SGD loop beats post-training quantization", "[quantize][analysis]") {
+    const regression task;
+    const auto [ptq2, qat2] = qat_vs_ptq<quantizer<int2, symmetric, per_channel<0>>>(task);
+    INFO("int2 ptq " << ptq2 << " qat " << qat2);
+    CHECK(qat2 < 0.92 * ptq2);
+    const auto [ptq4, qat4] = qat_vs_ptq<quantizer<int4, symmetric, per_channel<0>, moving_average_minmax>>(task);
+    INFO("int4 ptq " << ptq4 << " qat " << qat4);
+    CHECK(qat4 < 0.92 * ptq4);
+    const auto [ptqt, qatt] = qat_vs_ptq<quantizer<ternary, symmetric, per_channel<0>>>(task);
+    INFO("ternary ptq " << ptqt << " qat " << qatt);
+    CHECK(qatt < 0.92 * ptqt);
 }

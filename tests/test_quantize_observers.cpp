@@ -199,3 +199,36 @@ TEST_CASE("range histogram growth merges bins exactly", "[quantize][observers]")
     for (std::size_t i = 0; i < 4096; ++i) diff += grown.count(i) != direct.count(i);
     CHECK(diff == 0);
 }
+
+TEST_CASE("histogram_kl threshold: a hand-computed KL(P||Q) example", "[quantize][observers]") {
+    // |x| histogram [8, 4, 2, 2] (bin width 0.5), quantized to nq = 2 levels. Candidates i = 2, 3, 4 bins:
+    //  i = 2: P = [8, 4+2+2] / 16 = [1/2, 1/2]; Q from the unclipped bins [8 | 4] / 12 = [2/3, 1/3]
+    //         KL = 1/2 ln(3/4) + 1/2 ln(3/2) = 1/2 ln(9/8) = 0.0589
+    //  i = 3: P = [8, 4, 4] / 16; Q: levels [8 | 4, 2] -> [8, 3, 3] / 14
+    //         KL = 1/2 ln(7/8) + 1/2 ln(7/6) = 1/2 ln(49/48) = 0.0103
+    //  i = 4: P = [8, 4, 2, 2] / 16; Q: levels [8, 4 | 2, 2] -> [6, 6, 2, 2] / 16
+    //         KL = 1/2 ln(4/3) + 1/4 ln(2/3) = 0.0425
+    // The minimum is i = 3: threshold 3 · 0.5 = 1.5.
+    CHECK(detail::kl_threshold({8.0, 4.0, 2.0, 2.0}, 0.5, 2) == 1.5);
+    // without a tail the whole range is kept (i = 4: Q = P exactly, KL = 0)
+    CHECK(detail::kl_threshold({8.0, 8.0, 2.0, 2.0}, 0.5, 2) == 2.0);
+    // as many levels as bins: nothing to clip
+    CHECK(detail::kl_threshold({1.0, 0.0, 5.0}, 1.0, 3) == 3.0);
+    // the observer uses 2048 bins over [0, R) and (qmax - qmin + 1)/2 levels: the threshold of a
+    // quantizer equals kl_threshold of its folded histogram
+    std::mt19937 rng(21);
+    std::student_t_distribution<float> td(3.0f);  // heavy tails
+    xt::xtensor<float, 2> x = xt::xtensor<float, 2>::from_shape({32, 256});
+    for (auto& v : x) v = td(rng);
+    detail::range_histogram h;
+    h.add(x.data(), x.size());
+    const double t8 = detail::kl_threshold(h.folded(), h.bin_width(), 128);
+    const double t4 = detail::kl_threshold(h.folded(), h.bin_width(), 8);
+    quantizer<int8, symmetric, per_tensor, histogram_kl> q8;
+    q8.observe(x);
+    CHECK(q8.calibrated_params()[0].scale == static_cast<float>(t8) / 127.5f);
+    quantizer<int4, symmetric, per_tensor, histogram_kl> q4;
+    q4.observe(x);
+    CHECK(q4.calibrated_params()[0].scale == static_cast<float>(t4) / 7.5f);
+    CHECK(t4 < t8);  // fewer levels: clip harder
+}

@@ -10,3 +10,8 @@ compress_add_failtest(quantize_stochastic_float ${_q}/quantize_stochastic_float.
 compress_add_failtest(quantize_kl_float ${_q}/quantize_kl_float.cpp "histogram_kl needs an integer format")
 compress_add_failtest(quantize_observe_binary ${_q}/quantize_observe_binary.cpp "they have no calibration")
 compress_add_failtest(quantize_wrong_format_kind ${_q}/quantize_wrong_format_kind.cpp "the Format must be a number format")
+compress_add_failtest(quantize_observer_kind ${_q}/quantize_observer_kind.cpp "the Observer must be minmax")
+compress_add_failtest(quantize_rounding_kind ${_q}/quantize_rounding_kind.cpp "the Rounding must be nearest_even or stochastic")
+compress_add_failtest(quantize_mapping_kind ${_q}/quantize_mapping_kind.cpp "the Mapping must be symmetric or affine")
+compress_add_failtest(quantize_granularity_kind ${_q}/quantize_granularity_kind.cpp "the Granularity must be per_tensor")
+compress_add_failtest(quantize_tensor_rank0 ${_q}/quantize_tensor_rank0.cpp "quantized_tensor<..., N> needs N >= 1")

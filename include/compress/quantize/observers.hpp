@@ -252,6 +252,8 @@ template <class Derived>
 class observer_base {
 public:
     using policy_kind = policy::observer;
+    /// True for observers that only work with integer formats (histogram_kl).
+    static constexpr bool integer_formats_only = false;
 
     /// Stops (freeze) or resumes accumulation; a frozen observer ignores observe().
     void freeze() noexcept { frozen_ = true; }
@@ -513,6 +515,7 @@ private:
 class histogram_kl : public observer_base<histogram_kl> {
 public:
     static constexpr bool minmax_like = false;
+    static constexpr bool integer_formats_only = true;
     static const char* name() noexcept { return "histogram_kl"; }
 
     void reset_state(std::size_t n) { hist_.assign(n, detail::range_histogram{}); }

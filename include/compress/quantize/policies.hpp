@@ -197,6 +197,30 @@ namespace detail {
 template <class F>
 inline constexpr bool is_integer_format_v = F::family == format_family::integer;
 
+/// The rules that make a combination invalid (each a static_assert in check_scheme / quantizer,
+/// and together compress::is_valid_scheme_v). The slots must hold policies of the right kind.
+template <class Format, class Mapping>
+inline constexpr bool mapping_fits_v = !Mapping::is_affine || Format::family == format_family::integer;
+template <class Format, class Granularity>
+inline constexpr bool granularity_fits_v =
+    Format::family != format_family::floating || Format::scaled || Granularity::kind == granularity_kind::tensor;
+template <class ScaleFormat>
+inline constexpr bool scale_format_fits_v = std::is_same_v<ScaleFormat, float> || std::is_same_v<ScaleFormat, fp16>;
+template <class Format, class Rounding>
+inline constexpr bool rounding_fits_v = std::is_same_v<Rounding, nearest_even> ||
+                                        Format::family == format_family::integer ||
+                                        Format::family == format_family::pow2;
+/// binary and ternary take α from the weights: their Observer slot is unused. (Only asked of
+/// an observer: a type of another kind fails its own kind check.)
+template <class Format, class Observer, bool = is_policy_v<Observer, policy::observer>>
+struct observer_fits : std::true_type {};
+template <class Format, class Observer>
+struct observer_fits<Format, Observer, true>
+    : std::bool_constant<!Observer::integer_formats_only || Format::family == format_family::integer ||
+                         Format::family == format_family::binary || Format::family == format_family::ternary> {};
+template <class Format, class Observer>
+inline constexpr bool observer_fits_v = observer_fits<Format, Observer>::value;
+
 /// Static checks of a (format, mapping, granularity, scale format) combination, shared by
 /// quantizer and quantized_tensor.
 template <class Format, class Mapping, class Granularity, class ScaleFormat>
@@ -207,14 +231,12 @@ struct check_scheme {
     COMPRESS_REQUIRE_POLICY(Mapping, mapping, "quantizer: the Mapping must be symmetric or affine");
     COMPRESS_REQUIRE_POLICY(Granularity, granularity,
                             "quantizer: the Granularity must be per_tensor, per_channel<Axis> or per_group<G>");
-    static_assert(!Mapping::is_affine || Format::family == format_family::integer,
+    static_assert(mapping_fits_v<Format, Mapping>,
                   "affine mapping needs an integer format (int8, uint8, int4, uint4, int2); binary, ternary, "
                   "pow2 and floating-point formats are symmetric");
-    static_assert(Format::family != format_family::floating || Format::scaled ||
-                      Granularity::kind == granularity_kind::tensor,
+    static_assert(granularity_fits_v<Format, Granularity>,
                   "fp16 and bf16 are plain casts without a scale: use per_tensor");
-    static_assert(std::is_same_v<ScaleFormat, float> || std::is_same_v<ScaleFormat, fp16>,
-                  "scales are stored as float or fp16");
+    static_assert(scale_format_fits_v<ScaleFormat>, "scales are stored as float or fp16");
     static constexpr bool ok = true;
 };
 

@@ -80,6 +80,28 @@ struct block_params {
 
 }  // namespace detail
 
+namespace detail {
+template <class F, class M, class G, class O, class R, class S>
+constexpr bool scheme_valid() noexcept {
+    if constexpr (!(is_policy_v<F, policy::format> && is_policy_v<M, policy::mapping> &&
+                    is_policy_v<G, policy::granularity> && is_policy_v<O, policy::observer> &&
+                    is_policy_v<R, policy::rounding>)) {
+        return false;
+    } else {
+        return mapping_fits_v<F, M> && granularity_fits_v<F, G> && scale_format_fits_v<S> && rounding_fits_v<F, R> &&
+               observer_fits_v<F, O>;
+    }
+}
+}  // namespace detail
+
+/// True when `quantizer<Format, Mapping, Granularity, Observer, Rounding, ScaleFormat>` is a valid
+/// scheme (the same rules its static_asserts enforce): for code that enumerates schemes, such as a
+/// runtime layer mapping names onto types.
+template <class Format, class Mapping = symmetric, class Granularity = per_tensor, class Observer = minmax,
+          class Rounding = nearest_even, class ScaleFormat = float>
+inline constexpr bool is_valid_scheme_v =
+    detail::scheme_valid<Format, Mapping, Granularity, Observer, Rounding, ScaleFormat>();
+
 /// The quantization scheme as a type:
 /// `using q4 = quantizer<int4, symmetric, per_group<32>>;` then `q4{}.quantize(w)`.
 ///
@@ -98,9 +120,9 @@ class quantizer {
                             "quantizer: the Observer must be minmax, moving_average_minmax, percentile, mse_search "
                             "or histogram_kl");
     COMPRESS_REQUIRE_POLICY(Rounding, rounding, "quantizer: the Rounding must be nearest_even or stochastic");
-    static_assert(std::is_same_v<Rounding, nearest_even> || Format::family == format_family::integer ||
-                      Format::family == format_family::pow2,
-                  "stochastic rounding is for integer and pow2 formats");
+    static_assert(detail::rounding_fits_v<Format, Rounding>, "stochastic rounding is for integer and pow2 formats");
+    static_assert(detail::observer_fits_v<Format, Observer>,
+                  "histogram_kl needs an integer format (int8, uint8, int4, uint4, int2)");
 
     static constexpr bool alpha_format =
         Format::family == format_family::binary || Format::family == format_family::ternary;
