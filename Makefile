@@ -70,7 +70,7 @@ docs:
 	@bash scripts/install-deps.sh --with-docs
 	@doxygen docs/Doxyfile
 
-install: configure
+install: build
 	@cmake --install $(BUILD) --prefix $(PREFIX)
 
 clean:
