@@ -41,7 +41,8 @@ void check_int4(const char* label) {
                            {1, 64, 128, 32, false},  {1, 7, 96, 16, false},    {2, 9, 77, 77, false},
                            {3, 20, 96, 48, false},   {4, 17, 130, 32, false},  {9, 33, 257, 64, false},
                            {5, 6, 40, 40, true},     {1, 21, 200, 7, false},   {6, 10, 33, 10, false},
-                           {1, 5, 4096, 128, false}, {17, 19, 160, 32, false}};
+                           {1, 5, 4096, 128, false}, {17, 19, 160, 32, false}, {1, 11, 203, 8, false},
+                           {2, 9, 4104, 4104, false}, {1, 3, 1000, 8, true},   {4, 5, 203, 8, false}};
     unsigned seed = 300;
     for (const auto& c : cases) {
         INFO(std::string(label) + " M=" + std::to_string(c.M) + " N=" + std::to_string(c.N) + " K=" +
@@ -161,20 +162,47 @@ TEST_CASE("weight-only int4 GEMV/GEMM with float and fp16 group scales, " COMPRE
 #endif
 }
 
-TEST_CASE("s4 permutation keeps every element and the tail in place", "[lowbit][int4]") {
-    std::vector<float> x(70), out(70);
-    for (std::size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(i);
-    s4_permute(x.data(), 70, 32, out.data());
-    CHECK(out[0] == 0.0f);
-    CHECK(out[1] == 2.0f);
-    CHECK(out[16] == 1.0f);
-    CHECK(out[31] == 31.0f);
-    CHECK(out[32] == 32.0f);
-    CHECK(out[48] == 33.0f);
-    CHECK(out[64] == 64.0f);
-    CHECK(out[69] == 69.0f);
-    std::sort(out.begin(), out.end());
-    CHECK(out == x);
+TEST_CASE("s4 permutation: lane j of nibble vector i is element 8j + i, the tail chunk zero-padded", "[lowbit][int4]") {
+    // chunk 64 (AVX2 width, W = 8): out[c + 8i + j] = x[c + 8j + i]; K = 150 → 3 chunks, 192 entries
+    std::vector<float> x(150), out(192, -1.0f);
+    for (std::size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(i + 1);
+    s4_permute(x.data(), 150, 64, out.data());
+    CHECK(out[0] == 1.0f);     // i = 0, j = 0: element 0
+    CHECK(out[1] == 9.0f);     // i = 0, j = 1: element 8
+    CHECK(out[8] == 2.0f);     // i = 1, j = 0: element 1
+    CHECK(out[63] == 64.0f);   // i = 7, j = 7: element 63
+    CHECK(out[64 + 9] == 74.0f);  // chunk 1, i = 1, j = 1: element 64 + 9
+    CHECK(out[128 + 2] == 145.0f);  // chunk 2, i = 0, j = 2: element 144
+    CHECK(out[128 + 3] == 0.0f);    // element 152 ≥ K: padding
+    CHECK(out[128 + 8 * 5 + 2] == 150.0f);  // element 149 (i = 5, j = 2), the last one
+    CHECK(out[128 + 8 * 6 + 2] == 0.0f);    // element 150: padding
+    std::vector<float> nonzero;
+    for (float v : out)
+        if (v != 0.0f) nonzero.push_back(v);
+    std::sort(nonzero.begin(), nonzero.end());
+    CHECK(nonzero == x);
+    // chunk 0: a plain copy
+    std::vector<float> same(150);
+    s4_permute(x.data(), 150, 0, same.data());
+    CHECK(same == x);
+}
+
+TEST_CASE("s4 lane groups: each lane's first element, relative to the chunk's first group", "[lowbit][int4]") {
+    // chunk 128 (W = 16), G = 48: lane j of chunk c covers elements 128c + 8j ..
+    const auto lanes = s4_lane_groups(300, 128, 48);
+    const auto& idx = lanes.idx;
+    REQUIRE(idx.size() == 3 * 16);
+    REQUIRE(lanes.first.size() == 3);
+    CHECK(lanes.first[0] == 0);
+    CHECK(lanes.first[1] == 2);  // 128 / 48
+    CHECK(lanes.first[2] == 5);  // 256 / 48
+    CHECK(idx[0] == 0);
+    CHECK(idx[5] == 0);   // element 40 → group 0
+    CHECK(idx[6] == 1);   // element 48 → group 1
+    CHECK(idx[15] == 2);  // element 120 → group 2
+    CHECK(idx[16] == 0);  // chunk 1 starts at 128, group 2
+    CHECK(idx[16 + 2] == 1);  // element 144 → group 3
+    CHECK(idx[32 + 15] == 2);  // chunk 2 (group 5 at 256): element 376 → group 7
 }
 
 TEST_CASE("int8 / codebook-int4 × sparse GEMV (Deep Compression), " COMPRESS_TEST_ARCH " build", "[lowbit][sparse]") {

@@ -137,7 +137,7 @@ void check_weight_only_int8(const char* label) {
     const wcase cases[] = {{0, 4, 8, 8, false},    {1, 1, 1, 1, false},     {1, 13, 100, 32, false},
                            {1, 64, 128, 32, false}, {2, 9, 77, 77, false},   {3, 20, 96, 48, false},
                            {4, 17, 130, 16, false}, {9, 33, 257, 64, false}, {5, 6, 40, 40, true},
-                           {1, 21, 200, 7, false}};
+                           {1, 21, 200, 7, false},  {1, 10, 1056, 32, false}, {2, 19, 4112, 4112, false}};
     unsigned seed = 100;
     for (const auto& c : cases) {
         INFO(std::string(label) + " M=" + std::to_string(c.M) + " N=" + std::to_string(c.N) + " K=" +

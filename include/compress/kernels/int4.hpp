@@ -6,12 +6,15 @@
 // element k of a row at byte k/2, LOW nibble for even k, rows padded to whole bytes
 // (ldw >= ceil(K/2) bytes). Group scales are float or fp16 bits (std::uint16_t).
 //
-// The SIMD paths decode a chunk of 2W codes (W = floats per vector: 16 with AVX-512, 8 with
-// AVX2) from W bytes: the low nibbles give the even elements, the high nibbles the odd ones,
-// sign-extended by a shift pair and converted to fp32 in registers. The activations are
-// permuted once per call into the same order (per chunk: W even elements, then W odd ones),
-// so no shuffle is needed per weight. The fast path needs G to be a multiple of 2W; other
-// group sizes, the partial last group and the scalar arch use a plain loop.
+// The vector paths (one body for AVX-512 and AVX2 + FMA, over the width trait wo_vec of
+// int8.hpp) decode a chunk of 8W codes (W = floats per vector: 16 or 8) from ONE vector load of
+// 4W bytes: 32-bit lane j holds elements 8j .. 8j+7 as its nibbles 0..7, so nibble i of every
+// lane, shifted down, is a vector of elements 8j + i: a 16-entry vpermps table lookup (AVX-512:
+// the permute reads only the low 4 bits of the index) or a shift pair and a conversion (AVX2)
+// turns it into fp32. The activations are permuted once per call into the same order, so no
+// shuffle is needed per weight. Lane j's 8 elements share a group when G % 8 == 0: the group
+// scales are applied per lane once per chunk (a permute of the row's scales). Other group sizes
+// and the scalar arch use a plain loop.
 
 #include <algorithm>
 #include <cstddef>
@@ -36,54 +39,52 @@ inline int s4_code(const std::uint8_t* row, std::size_t k) noexcept {
     return static_cast<int>(nib ^ 8u) - 8;
 }
 
-/// Elements per decode chunk on Arch (0: no SIMD chunking, natural order).
+/// Elements per decode chunk on Arch: 8 per 32-bit lane of a vector (128 with AVX-512, 64 with
+/// AVX2 + FMA); 0: no vector path, natural order.
 template <class Arch>
 constexpr std::size_t s4_chunk() noexcept {
-    constexpr int_path p = int8_path<Arch, lowbit_ext_none>();
-    if constexpr (p == int_path::avx512bw) return 32;
-    else if constexpr (p == int_path::avx2) {
-#if defined(__FMA__)
-        return 16;
-#else
-        return 0;
-#endif
-    } else return 0;
+    using V = wo_vec<Arch>;
+    if constexpr (std::is_void_v<V>) return 0;
+    else return 8 * V::W;
 }
 
-/// x permuted chunk by chunk: W even elements then W odd ones; the tail stays in order.
+/// x permuted for decode chunks of C = 8W elements: out[c + W·i + j] = x[c + 8j + i] (lane j of
+/// the vector decoded from nibble i of every dword holds element 8j + i). The last, partial
+/// chunk is padded with zeros: out has round_up(K, C) entries. chunk == 0: a plain copy.
 inline void s4_permute(const float* x, std::size_t K, std::size_t chunk, float* out) noexcept {
-    std::size_t k = 0;
-    if (chunk) {
-        const std::size_t W = chunk / 2;
-        for (; k + chunk <= K; k += chunk) {
-            for (std::size_t i = 0; i < W; ++i) {
-                out[k + i] = x[k + 2 * i];
-                out[k + W + i] = x[k + 2 * i + 1];
-            }
-        }
+    if (chunk == 0) {
+        for (std::size_t k = 0; k < K; ++k) out[k] = x[k];
+        return;
     }
-    for (; k < K; ++k) out[k] = x[k];
+    const std::size_t W = chunk / 8;
+    for (std::size_t c = 0; c < K; c += chunk)
+        for (std::size_t i = 0; i < 8; ++i)
+            for (std::size_t j = 0; j < W; ++j) {
+                const std::size_t e = c + 8 * j + i;
+                out[c + W * i + j] = e < K ? x[e] : 0.0f;
+            }
 }
 
-#if defined(COMPRESS_X86) && defined(__AVX512BW__)
-/// 32 codes from 16 bytes: lo = even elements, hi = odd elements, as fp32. vpermps reads only
-/// the low 4 bits of each index, so the nibble itself indexes a 16-entry table of the values
-/// 0..7, -8..-1 (4-bit two's complement): no masking, no sign extension, no conversion.
-inline void s4_decode16(const std::uint8_t* p, __m512& lo, __m512& hi) noexcept {
-    const __m512 table = _mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, -8, -7, -6, -5, -4, -3, -2, -1);
-    const __m512i v = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
-    lo = _mm512_permutexvar_ps(v, table);
-    hi = _mm512_permutexvar_ps(_mm512_srli_epi32(v, 4), table);
+/// Group bookkeeping of the decode chunks, computed once per call and shared by every row:
+/// first[c] = (C·c) / G, the first group of chunk c; idx[c·W + j] = ((C·c + 8j) / G) − first[c],
+/// the group of lane j relative to it, in 0 .. W−1 when G % 8 == 0 (each lane's 8 elements then
+/// share a group).
+struct s4_lanes {
+    aligned_vector<std::int32_t> idx;
+    std::vector<std::size_t> first;
+};
+inline s4_lanes s4_lane_groups(std::size_t K, std::size_t chunk, std::size_t G) {
+    const std::size_t W = chunk / 8, nc = div_up(K, chunk);
+    s4_lanes l;
+    l.idx.assign(std::max<std::size_t>(nc * W, 1), 0);
+    l.first.assign(std::max<std::size_t>(nc, 1), 0);
+    for (std::size_t c = 0; c < nc; ++c) {
+        l.first[c] = (c * chunk) / G;
+        for (std::size_t j = 0; j < W; ++j)
+            l.idx[c * W + j] = static_cast<std::int32_t>((c * chunk + 8 * j) / G - l.first[c]);
+    }
+    return l;
 }
-#endif
-#if defined(COMPRESS_X86) && defined(__AVX2__)
-/// 16 codes from 8 bytes.
-inline void s4_decode8(const std::uint8_t* p, __m256& lo, __m256& hi) noexcept {
-    const __m256i v = _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)));
-    lo = _mm256_cvtepi32_ps(_mm256_srai_epi32(_mm256_slli_epi32(v, 28), 28));
-    hi = _mm256_cvtepi32_ps(_mm256_srai_epi32(_mm256_slli_epi32(v, 24), 28));
-}
-#endif
 
 /// Plain loop over elements [k0, K) of rows n0 .. n0+nr-1, group by group (natural order x).
 template <class S>
@@ -101,149 +102,166 @@ inline void s4_rows_tail(const float* x, const std::uint8_t* w, std::size_t ldw,
     }
 }
 
-/// GEMV: y[n] = Σ_g s[n,g] Σ_{k∈g} q[n,k] x[k] (+ bias). `xp` is x permuted with s4_permute
-/// for this Arch's chunk (or x itself when the chunk is 0).
+/// Lane scales of a chunk whose first group is g0: lane j ← s[row, g0 + lane_idx[j]].
+template <class V, class S>
+inline typename V::vf s4_chunk_scales(const S* srow, std::size_t ngroups, std::size_t g0,
+                                      const std::int32_t* lane_idx) noexcept {
+    return V::permute(V::load_idx(lane_idx), V::scales(srow + g0, ngroups - g0));
+}
+
+/// t += s[lane] · Σ_i nib_i(v) · xc[i·W ..]: one chunk of one row (8 nibble extractions,
+/// two FMA chains), scaled per lane.
+template <class V>
+inline typename V::vf s4_chunk_dot(typename V::vi v, const float* xc, typename V::vf scale, typename V::vf t) noexcept {
+    constexpr std::size_t W = V::W;
+    auto a0 = V::mul(V::template nib<0>(v), V::load(xc + 0 * W));
+    auto a1 = V::mul(V::template nib<1>(v), V::load(xc + 1 * W));
+    a0 = V::fma(V::template nib<2>(v), V::load(xc + 2 * W), a0);
+    a1 = V::fma(V::template nib<3>(v), V::load(xc + 3 * W), a1);
+    a0 = V::fma(V::template nib<4>(v), V::load(xc + 4 * W), a0);
+    a1 = V::fma(V::template nib<5>(v), V::load(xc + 5 * W), a1);
+    a0 = V::fma(V::template nib<6>(v), V::load(xc + 6 * W), a0);
+    a1 = V::fma(V::template nib<7>(v), V::load(xc + 7 * W), a1);
+    return V::fma(V::add(a0, a1), scale, t);
+}
+
+/// tot[r] = Σ_k s[r, k/G] · q[r][k] · x[k] over all chunks, for the R rows wr[r] (G % 8 == 0).
+/// A chunk of a row is one vector load of 4W bytes, decoded by s4_chunk_dot against the
+/// permuted x (which the R rows share through the cache). Out of line for the same reason as
+/// s8_groups_dot; the partial last chunk is peeled off (masked load).
+template <class V, std::size_t R, class S>
+__attribute__((noinline)) void s4_rows_dot(const float* xp, const std::uint8_t* const* wrows, std::size_t K,
+                                           std::size_t G, const S* const* srows, const s4_lanes& lanes,
+                                           float* tot) noexcept {
+    using vf = typename V::vf;
+    constexpr std::size_t W = V::W, C = 8 * W;
+    const std::size_t ngroups = div_up(K, G), full = K / C;
+    const std::uint8_t* wr[R];
+    const S* sr[R];
+    vf t[R];
+    COMPRESS_UNROLL4
+    for (std::size_t r = 0; r < R; ++r) {
+        wr[r] = wrows[r];
+        sr[r] = srows[r];
+        t[r] = V::zero();
+    }
+    const std::size_t* first = lanes.first.data();
+    const std::int32_t* idx = lanes.idx.data();
+    for (std::size_t c = 0; c < full; ++c) {
+        COMPRESS_UNROLL4
+        for (std::size_t r = 0; r < R; ++r)
+            t[r] = s4_chunk_dot<V>(V::nibbles(wr[r] + c * (C / 2)), xp + c * C,
+                                   s4_chunk_scales<V>(sr[r], ngroups, first[c], idx + c * W), t[r]);
+    }
+    if (full * C < K) {
+        const std::size_t c = full, nbytes = div_up(K, 2) - c * (C / 2);
+        COMPRESS_UNROLL4
+        for (std::size_t r = 0; r < R; ++r)
+            t[r] = s4_chunk_dot<V>(V::nibbles_partial(wr[r] + c * (C / 2), nbytes), xp + c * C,
+                                   s4_chunk_scales<V>(sr[r], ngroups, first[c], idx + c * W), t[r]);
+    }
+    COMPRESS_UNROLL4
+    for (std::size_t r = 0; r < R; ++r) tot[r] = V::hsum(t[r]);
+}
+
+/// GEMV: y[n] = Σ_g s[n,g] Σ_{k∈g} q[n,k] x[k] (+ bias). With a vector path and G % 8 == 0,
+/// `xp` is x permuted by s4_permute for s4_chunk<Arch>() and `lane_idx` its s4_lane_groups;
+/// otherwise the plain loop over x.
 template <class Arch, class S>
-void wo_int4_gemv(const float* x, [[maybe_unused]] const float* xp, const std::uint8_t* w, std::size_t N, std::size_t K,
-                  std::size_t ldw, const group_scales<S>& gs, const float* bias, float* y) {
-    constexpr std::size_t C = s4_chunk<Arch>();
-    const std::size_t G = gs.group;
-    [[maybe_unused]] const bool fast = C != 0 && G % C == 0;
+void wo_int4_gemv(const float* x, [[maybe_unused]] const float* xp, [[maybe_unused]] const s4_lanes& lanes,
+                  const std::uint8_t* w, std::size_t N, std::size_t K, std::size_t ldw, const group_scales<S>& gs,
+                  const float* bias, float* y) {
+    using V = wo_vec<Arch>;
+    if constexpr (!std::is_void_v<V>) {
+        if (gs.group % 8 == 0) {
+            constexpr std::size_t R = V::R4;
+            COMPRESS_OMP_FOR
+            for (std::ptrdiff_t ni = 0; ni < static_cast<std::ptrdiff_t>(div_up(N, R)); ++ni) {
+                const std::size_t n0 = static_cast<std::size_t>(ni) * R;
+                const std::size_t nr = std::min(R, N - n0);
+                const std::uint8_t* wr[R];
+                const S* srow[R];
+                for (std::size_t r = 0; r < R; ++r) {
+                    wr[r] = w + (n0 + std::min(r, nr - 1)) * ldw;
+                    srow[r] = gs.s + (n0 + std::min(r, nr - 1)) * gs.row_stride;
+                }
+                float tot[R];
+                s4_rows_dot<V, R>(xp, wr, K, gs.group, srow, lanes, tot);
+                for (std::size_t r = 0; r < nr; ++r) y[n0 + r] = tot[r] + (bias ? bias[n0 + r] : 0.0f);
+            }
+            return;
+        }
+    }
     COMPRESS_OMP_FOR
-    for (std::ptrdiff_t ni = 0; ni < static_cast<std::ptrdiff_t>(div_up(N, 4)); ++ni) {
-        const std::size_t n0 = static_cast<std::size_t>(ni) * 4;
-        const std::size_t nr = std::min<std::size_t>(4, N - n0);
-        float tot[4] = {0, 0, 0, 0};
-        std::size_t k0 = 0;
-        if constexpr (C != 0) if (fast) {
-            // wr: the 4 rows of this block; pf: the same positions in the next block's rows,
-            // prefetched one block ahead (4 short row streams defeat the hardware prefetcher)
-            const std::uint8_t* wr[4];
-            [[maybe_unused]] const std::uint8_t* pf[4];
-            for (std::size_t r = 0; r < 4; ++r) {
-                wr[r] = w + (n0 + std::min(r, nr - 1)) * ldw;
-                pf[r] = w + std::min(n0 + 4 + r, N - 1) * ldw;
-            }
-            std::size_t g = 0;
-            float sc[4][gemv_scale_block];
-            if constexpr (C == 32) {
-#if defined(COMPRESS_X86) && defined(__AVX512BW__)
-                // The group scale is folded into the 16-entry lookup table (one multiply per row
-                // and group), so a chunk costs two vpermps and two FMAs per row; even and odd
-                // elements accumulate separately (8 independent FMA chains for 4 rows).
-                const __m512 base = _mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, -8, -7, -6, -5, -4, -3, -2, -1);
-                __m512 te[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
-                __m512 to[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
-                while (k0 + G <= K) {
-                    const std::size_t gb = std::min(gemv_scale_block, (K - k0) / G);
-                    COMPRESS_UNROLL4
-                    for (std::size_t r = 0; r < 4; ++r) gs.row(n0 + std::min(r, nr - 1), g, gb, sc[r]);
-                    for (std::size_t gi = 0; gi < gb; ++gi, k0 += G, ++g) {
-                        __m512 tab[4];
-                        COMPRESS_UNROLL4
-                        for (std::size_t r = 0; r < 4; ++r) tab[r] = _mm512_mul_ps(base, _mm512_set1_ps(sc[r][gi]));
-                        for (std::size_t k = k0; k < k0 + G; k += 32) {
-                            const __m512 xe = _mm512_loadu_ps(xp + k), xo = _mm512_loadu_ps(xp + k + 16);
-                            COMPRESS_UNROLL4
-                            for (std::size_t r = 0; r < 4; ++r) {
-                                _mm_prefetch(reinterpret_cast<const char*>(pf[r] + k / 2), _MM_HINT_T0);
-                                const __m512i v = _mm512_cvtepu8_epi32(
-                                    _mm_loadu_si128(reinterpret_cast<const __m128i*>(wr[r] + k / 2)));
-                                te[r] = _mm512_fmadd_ps(_mm512_permutexvar_ps(v, tab[r]), xe, te[r]);
-                                to[r] = _mm512_fmadd_ps(_mm512_permutexvar_ps(_mm512_srli_epi32(v, 4), tab[r]), xo, to[r]);
-                            }
-                        }
-                    }
-                }
-                COMPRESS_UNROLL4
-                for (std::size_t r = 0; r < 4; ++r) tot[r] = hsum512(_mm512_add_ps(te[r], to[r]));
-#endif
-            } else if constexpr (C == 16) {
-#if defined(COMPRESS_X86) && defined(__AVX2__) && defined(__FMA__)
-                __m256 t[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
-                while (k0 + G <= K) {
-                    const std::size_t gb = std::min(gemv_scale_block, (K - k0) / G);
-                    COMPRESS_UNROLL4
-                    for (std::size_t r = 0; r < 4; ++r) gs.row(n0 + std::min(r, nr - 1), g, gb, sc[r]);
-                    for (std::size_t gi = 0; gi < gb; ++gi, k0 += G, ++g) {
-                        __m256 ga[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
-                        for (std::size_t k = k0; k < k0 + G; k += 16) {
-                            const __m256 xe = _mm256_loadu_ps(xp + k), xo = _mm256_loadu_ps(xp + k + 8);
-                            COMPRESS_UNROLL4
-                            for (std::size_t r = 0; r < 4; ++r) {
-                                _mm_prefetch(reinterpret_cast<const char*>(pf[r] + k / 2), _MM_HINT_T0);
-                                __m256 lo, hi;
-                                s4_decode8(wr[r] + k / 2, lo, hi);
-                                ga[r] = _mm256_fmadd_ps(lo, xe, ga[r]);
-                                ga[r] = _mm256_fmadd_ps(hi, xo, ga[r]);
-                            }
-                        }
-                        COMPRESS_UNROLL4
-                        for (std::size_t r = 0; r < 4; ++r) t[r] = _mm256_fmadd_ps(_mm256_set1_ps(sc[r][gi]), ga[r], t[r]);
-                    }
-                }
-                COMPRESS_UNROLL4
-                for (std::size_t r = 0; r < 4; ++r) tot[r] = hsum256(t[r]);
-#endif
-            }
-        }
-        s4_rows_tail(x, w, ldw, n0, nr, k0, K, gs, tot);
-        for (std::size_t r = 0; r < nr; ++r) y[n0 + r] = tot[r] + (bias ? bias[n0 + r] : 0.0f);
+    for (std::ptrdiff_t ni = 0; ni < static_cast<std::ptrdiff_t>(N); ++ni) {
+        const auto n = static_cast<std::size_t>(ni);
+        float tot = 0.0f;
+        s4_rows_tail(x, w, ldw, n, 1, 0, K, gs, &tot);
+        y[n] = tot + (bias ? bias[n] : 0.0f);
     }
 }
 
-/// Row n dequantized to fp32 in the permuted order of chunk C (natural order when C == 0).
+/// Row n dequantized to fp32 in the permuted order of s4_chunk<Arch>() (natural order when it is
+/// 0); out has round_up(K, chunk) entries, zero past K.
 template <class Arch, class S>
-void s4_dequant_row(const std::uint8_t* q, std::size_t K, const group_scales<S>& gs, std::size_t n, float* out) {
+void s4_dequant_row(const std::uint8_t* q, std::size_t K, const group_scales<S>& gs, std::size_t n,
+                    [[maybe_unused]] const s4_lanes& lanes, float* out) {
+    using V = wo_vec<Arch>;
     constexpr std::size_t C = s4_chunk<Arch>();
-    std::size_t k = 0;
-    if (C != 0 && gs.group % C == 0) {
-        if constexpr (C == 32) {
-#if defined(COMPRESS_X86) && defined(__AVX512BW__)
-            for (; k + 32 <= K; k += 32) {
-                const __m512 s = _mm512_set1_ps(gs.at(n, k / gs.group));
-                __m512 lo, hi;
-                s4_decode16(q + k / 2, lo, hi);
-                _mm512_storeu_ps(out + k, _mm512_mul_ps(s, lo));
-                _mm512_storeu_ps(out + k + 16, _mm512_mul_ps(s, hi));
+    if constexpr (!std::is_void_v<V>) {
+        if (gs.group % 8 == 0) {
+            constexpr std::size_t W = V::W;
+            const std::size_t G = gs.group, ngroups = div_up(K, G), row_bytes = div_up(K, 2);
+            const S* srow = gs.s + n * gs.row_stride;
+            for (std::size_t k = 0, c = 0; k < K; k += C, ++c) {
+                const auto v = k + C > K ? V::nibbles_partial(q + k / 2, row_bytes - k / 2) : V::nibbles(q + k / 2);
+                const auto s = s4_chunk_scales<V>(srow, ngroups, lanes.first[c], lanes.idx.data() + c * W);
+                V::store(out + k + 0 * W, V::mul(V::template nib<0>(v), s));
+                V::store(out + k + 1 * W, V::mul(V::template nib<1>(v), s));
+                V::store(out + k + 2 * W, V::mul(V::template nib<2>(v), s));
+                V::store(out + k + 3 * W, V::mul(V::template nib<3>(v), s));
+                V::store(out + k + 4 * W, V::mul(V::template nib<4>(v), s));
+                V::store(out + k + 5 * W, V::mul(V::template nib<5>(v), s));
+                V::store(out + k + 6 * W, V::mul(V::template nib<6>(v), s));
+                V::store(out + k + 7 * W, V::mul(V::template nib<7>(v), s));
             }
-#endif
-        } else if constexpr (C == 16) {
-#if defined(COMPRESS_X86) && defined(__AVX2__)
-            for (; k + 16 <= K; k += 16) {
-                const __m256 s = _mm256_set1_ps(gs.at(n, k / gs.group));
-                __m256 lo, hi;
-                s4_decode8(q + k / 2, lo, hi);
-                _mm256_storeu_ps(out + k, _mm256_mul_ps(s, lo));
-                _mm256_storeu_ps(out + k + 8, _mm256_mul_ps(s, hi));
-            }
-#endif
-        }
-    } else if (C != 0) {  // chunked order, but a chunk may straddle groups
-        const std::size_t W = C / 2;
-        for (; k + C <= K; k += C) {
-            for (std::size_t i = 0; i < W; ++i) {
-                out[k + i] = gs.at(n, (k + 2 * i) / gs.group) * static_cast<float>(s4_code(q, k + 2 * i));
-                out[k + W + i] = gs.at(n, (k + 2 * i + 1) / gs.group) * static_cast<float>(s4_code(q, k + 2 * i + 1));
-            }
+            // the padding of the last chunk decodes the row's pad nibble (or 0) times scale 0 or
+            // a real scale: clear it, the permuted x is 0 there but 0 · x must not see a NaN
+            for (std::size_t c0 = K / C * C; c0 < K; c0 += C)
+                for (std::size_t i = 0; i < 8; ++i)
+                    for (std::size_t j = 0; j < W; ++j)
+                        if (c0 + 8 * j + i >= K) out[c0 + W * i + j] = 0.0f;
+            return;
         }
     }
-    for (; k < K; ++k) out[k] = gs.at(n, k / gs.group) * static_cast<float>(s4_code(q, k));
+    if constexpr (C != 0) {  // permuted order, plain loop (G % 8 != 0)
+        constexpr std::size_t W = C / 8;
+        for (std::size_t c = 0; c < K; c += C)
+            for (std::size_t i = 0; i < 8; ++i)
+                for (std::size_t j = 0; j < W; ++j) {
+                    const std::size_t e = c + 8 * j + i;
+                    out[c + W * i + j] = e < K ? gs.at(n, e / gs.group) * static_cast<float>(s4_code(q, e)) : 0.0f;
+                }
+    } else {
+        for (std::size_t k = 0; k < K; ++k) out[k] = gs.at(n, k / gs.group) * static_cast<float>(s4_code(q, k));
+    }
 }
 
-/// Weight-only int4 GEMM. M < 4: GEMV per row (memory-bound, codes decoded in registers);
-/// otherwise 16 channels at a time are dequantized into an fp32 block in the permuted order
-/// and multiplied with the permuted activations.
+/// Weight-only int4 GEMM. M < 4: GEMV per row (codes decoded in registers); otherwise 16
+/// channels at a time are dequantized into an fp32 block in the permuted order and multiplied
+/// with the permuted activations.
 template <class Arch = xsimd::default_arch, class S = float>
 void wo_int4_gemm(const float* X, std::size_t M, std::size_t K, std::size_t ldx, const std::uint8_t* W, std::size_t N,
                   std::size_t ldw, const group_scales<S>& gs, const float* bias, float* Y, std::size_t ldy) {
     if (M == 0 || N == 0) return;
     constexpr std::size_t C = s4_chunk<Arch>();
-    aligned_vector<float> xp(std::max<std::size_t>(M * K, 1));
-    for (std::size_t m = 0; m < M; ++m) s4_permute(X + m * ldx, K, C, xp.data() + m * K);
+    const std::size_t Kp = C ? round_up(K, C) : K;
+    aligned_vector<float> xp(std::max<std::size_t>(M * Kp, 1));
+    for (std::size_t m = 0; m < M; ++m) s4_permute(X + m * ldx, K, C, xp.data() + m * Kp);
+    const s4_lanes lanes = s4_lane_groups(K, C ? C : 8, gs.group % 8 == 0 ? gs.group : 8);
     if (M < 4) {
         for (std::size_t m = 0; m < M; ++m)
-            wo_int4_gemv<Arch>(X + m * ldx, xp.data() + m * K, W, N, K, ldw, gs, bias, Y + m * ldy);
+            wo_int4_gemv<Arch>(X + m * ldx, xp.data() + m * Kp, lanes, W, N, K, ldw, gs, bias, Y + m * ldy);
         return;
     }
     constexpr std::size_t NB = 16;
@@ -251,9 +269,10 @@ void wo_int4_gemm(const float* X, std::size_t M, std::size_t K, std::size_t ldx,
     for (std::ptrdiff_t bi = 0; bi < static_cast<std::ptrdiff_t>(div_up(N, NB)); ++bi) {
         const std::size_t n0 = static_cast<std::size_t>(bi) * NB;
         const std::size_t nb = std::min(NB, N - n0);
-        aligned_vector<float> buf(nb * K);
-        for (std::size_t j = 0; j < nb; ++j) s4_dequant_row<Arch>(W + (n0 + j) * ldw, K, gs, n0 + j, buf.data() + j * K);
-        dot_block_f32<Arch>(xp.data(), K, M, buf.data(), K, nb, K, bias, Y + n0, ldy, n0);
+        aligned_vector<float> buf(nb * Kp);
+        for (std::size_t j = 0; j < nb; ++j)
+            s4_dequant_row<Arch>(W + (n0 + j) * ldw, K, gs, n0 + j, lanes, buf.data() + j * Kp);
+        dot_block_f32<Arch>(xp.data(), Kp, M, buf.data(), Kp, nb, Kp, bias, Y + n0, ldy, n0);
     }
 }
 

@@ -32,6 +32,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 #include "lowbit_common.hpp"
@@ -592,94 +593,234 @@ inline void dequant_row_s8(const std::int8_t* q, std::size_t K, const group_scal
     }
 }
 
-/// GEMV rows: y[n] = Σ_g s[n,g] Σ_{k∈g} q[n,k] x[k] (+ bias), 4 channels at a time.
+// --------------------------------------------------------------------------------------
+// One weight-only GEMV body for every vector width: `wo_vec<Arch>` names the vector type
+// and the handful of operations the kernels need (AVX-512: 16 floats, AVX2 + FMA: 8);
+// `void` when the arch has no fast path (scalar, SSE2), which then runs the plain loops.
+// --------------------------------------------------------------------------------------
+
+#if defined(COMPRESS_X86) && defined(__AVX512BW__)
+struct wo_vec512 {
+    using vf = __m512;
+    using vi = __m512i;
+    static constexpr std::size_t W = 16;  ///< floats per vector
+    static constexpr std::size_t R8 = 8;  ///< int8 GEMV: rows per block (x loads shared by 8 rows)
+    static constexpr std::size_t U8 = 4;  ///< int8 GEMV: vectors per row per step
+    static constexpr std::size_t R4 = 2;  ///< int4 GEMV: rows per block
+    static vf zero() noexcept { return _mm512_setzero_ps(); }
+    static vf set1(float v) noexcept { return _mm512_set1_ps(v); }
+    static vf load(const float* p) noexcept { return _mm512_loadu_ps(p); }
+    static void store(float* p, vf v) noexcept { _mm512_storeu_ps(p, v); }
+    static vf add(vf a, vf b) noexcept { return _mm512_add_ps(a, b); }
+    static vf mul(vf a, vf b) noexcept { return _mm512_mul_ps(a, b); }
+    static vf fma(vf a, vf b, vf c) noexcept { return _mm512_fmadd_ps(a, b, c); }
+    static float hsum(vf v) noexcept { return hsum512(v); }
+    /// W int8 codes → fp32.
+    static vf s8(const std::int8_t* p) noexcept {
+        return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))));
+    }
+    /// 4W bytes of packed nibbles: dword j holds elements 8j .. 8j+7 (nibble i = element 8j+i).
+    static vi nibbles(const std::uint8_t* p) noexcept { return _mm512_loadu_si512(p); }
+    /// The first `nbytes` (< 4W) bytes, zero beyond.
+    static vi nibbles_partial(const std::uint8_t* p, std::size_t nbytes) noexcept {
+        return _mm512_maskz_loadu_epi8((nbytes >= 64 ? ~0ull : (1ull << nbytes) - 1ull), p);
+    }
+    /// Nibble I of every dword as the fp32 value of its 4-bit two's complement code: vpermps reads
+    /// only the low 4 bits of each index, so the shifted dword indexes the table of 0..7, -8..-1.
+    template <int I>
+    static vf nib(vi v) noexcept {
+        const __m512 table = _mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, -8, -7, -6, -5, -4, -3, -2, -1);
+        if constexpr (I == 0) return _mm512_permutexvar_ps(v, table);
+        else return _mm512_permutexvar_ps(_mm512_srli_epi32(v, 4 * I), table);
+    }
+    static vi load_idx(const std::int32_t* p) noexcept { return _mm512_loadu_si512(p); }
+    /// lane j ← s[idx[j]]
+    static vf permute(vi idx, vf s) noexcept { return _mm512_permutexvar_ps(idx, s); }
+    /// Group scales p[0 .. W) as fp32, of which `avail` (>= 1) exist: lanes past them are 0 and
+    /// nothing past them is read (masked loads). fp16 through F16C: bit-identical to
+    /// fp16_to_float except that a signalling NaN comes out quiet.
+    static vf scales(const float* p, std::size_t avail) noexcept {
+        return _mm512_maskz_loadu_ps(avail >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << avail) - 1u), p);
+    }
+    static vf scales(const std::uint16_t* p, std::size_t avail) noexcept {
+        const __mmask16 m = avail >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << avail) - 1u);
+        return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, p));
+    }
+};
+#endif
+
+#if defined(COMPRESS_X86) && defined(__AVX2__) && defined(__FMA__)
+struct wo_vec256 {
+    using vf = __m256;
+    using vi = __m256i;
+    static constexpr std::size_t W = 8;
+    static constexpr std::size_t R8 = 4;  // 16 ymm registers: 4 rows × (group sum + total) + x
+    static constexpr std::size_t U8 = 2;
+    static constexpr std::size_t R4 = 2;
+    static vf zero() noexcept { return _mm256_setzero_ps(); }
+    static vf set1(float v) noexcept { return _mm256_set1_ps(v); }
+    static vf load(const float* p) noexcept { return _mm256_loadu_ps(p); }
+    static void store(float* p, vf v) noexcept { _mm256_storeu_ps(p, v); }
+    static vf add(vf a, vf b) noexcept { return _mm256_add_ps(a, b); }
+    static vf mul(vf a, vf b) noexcept { return _mm256_mul_ps(a, b); }
+    static vf fma(vf a, vf b, vf c) noexcept { return _mm256_fmadd_ps(a, b, c); }
+    static float hsum(vf v) noexcept { return hsum256(v); }
+    static vf s8(const std::int8_t* p) noexcept {
+        return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))));
+    }
+    static vi nibbles(const std::uint8_t* p) noexcept { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
+    static vi nibbles_partial(const std::uint8_t* p, std::size_t nbytes) noexcept {
+        alignas(32) std::uint8_t t[32] = {};
+        std::memcpy(t, p, std::min<std::size_t>(nbytes, 32));
+        return _mm256_load_si256(reinterpret_cast<const __m256i*>(t));
+    }
+    /// Nibble I sign-extended by a shift pair (no 16-entry permute on AVX2), then converted.
+    template <int I>
+    static vf nib(vi v) noexcept {
+        if constexpr (I == 7) return _mm256_cvtepi32_ps(_mm256_srai_epi32(v, 28));
+        else return _mm256_cvtepi32_ps(_mm256_srai_epi32(_mm256_slli_epi32(v, 28 - 4 * I), 28));
+    }
+    static vi load_idx(const std::int32_t* p) noexcept { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
+    static vf permute(vi idx, vf s) noexcept { return _mm256_permutevar8x32_ps(s, idx); }
+    static vf scales(const float* p, std::size_t avail) noexcept {
+        if (avail >= 8) return _mm256_loadu_ps(p);
+        const __m256i m = _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(avail)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+        return _mm256_maskload_ps(p, m);
+    }
+    static vf scales(const std::uint16_t* p, std::size_t avail) noexcept {
+        alignas(32) float t[8] = {};
+#if defined(__F16C__)
+        if (avail >= 8) return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+#endif
+        for (std::size_t i = 0; i < std::min<std::size_t>(avail, 8); ++i) t[i] = fp16_to_float(p[i]);
+        return _mm256_load_ps(t);
+    }
+};
+#endif
+
+template <class Arch>
+constexpr auto wo_vec_pick() noexcept {
+    constexpr int_path p = int8_path<Arch, lowbit_ext_none>();
+    if constexpr (p == int_path::avx512bw) {
+#if defined(COMPRESS_X86) && defined(__AVX512BW__)
+        return static_cast<wo_vec512*>(nullptr);
+#else
+        return static_cast<void*>(nullptr);
+#endif
+    } else if constexpr (p == int_path::avx2) {
+#if defined(COMPRESS_X86) && defined(__AVX2__) && defined(__FMA__)
+        return static_cast<wo_vec256*>(nullptr);
+#else
+        return static_cast<void*>(nullptr);
+#endif
+    } else {
+        return static_cast<void*>(nullptr);
+    }
+}
+template <class Arch>
+using wo_vec = std::remove_pointer_t<decltype(wo_vec_pick<Arch>())>;
+
+/// Plain loop over groups [g, end) of rows n0 .. n0+nr-1, adding into tot (every path's tail).
+template <class S>
+inline void s8_rows_tail(const float* x, const std::int8_t* w, std::size_t ldw, std::size_t K, std::size_t n0,
+                         std::size_t nr, std::size_t g, const group_scales<S>& gs, float* tot) noexcept {
+    const std::size_t G = gs.group;
+    for (std::size_t k0 = g * G; k0 < K; k0 += G, ++g) {
+        const std::size_t k1 = std::min(K, k0 + G);
+        for (std::size_t r = 0; r < nr; ++r) {
+            const std::int8_t* wr = w + (n0 + r) * ldw;
+            float s = 0.0f;
+            for (std::size_t k = k0; k < k1; ++k) s += static_cast<float>(wr[k]) * x[k];
+            tot[r] += gs.at(n0 + r, g) * s;
+        }
+    }
+}
+
+/// t[r] += Σ_{g ∈ [g0, g0 + gb)} sc[r][g − g0] · Σ_{k∈g} q[r][k] · x[k] for the R rows wr[r]
+/// (G a multiple of W). Kept out of line: inlined into the row loop, g++ 12 spills the
+/// accumulators (a load and a store per FMA, 1.4× slower).
+template <class V, std::size_t R>
+__attribute__((noinline)) void s8_groups_dot(const float* x, const std::int8_t* const* wr, std::size_t g0,
+                                             std::size_t gb, std::size_t G, const float (*sc)[gemv_scale_block],
+                                             typename V::vf* t) noexcept {
+    using vf = typename V::vf;
+    constexpr std::size_t W = V::W, U = V::U8;
+    for (std::size_t gi = 0; gi < gb; ++gi) {
+        vf acc[R];
+        COMPRESS_UNROLL8
+        for (std::size_t r = 0; r < R; ++r) acc[r] = V::zero();
+        const std::size_t k1 = (g0 + gi + 1) * G;
+        std::size_t k = (g0 + gi) * G;
+        for (; k + U * W <= k1; k += U * W) {
+            vf xv[U];
+            COMPRESS_UNROLL4
+            for (std::size_t u = 0; u < U; ++u) xv[u] = V::load(x + k + u * W);
+            COMPRESS_UNROLL8
+            for (std::size_t r = 0; r < R; ++r) {
+                COMPRESS_UNROLL4
+                for (std::size_t u = 0; u < U; ++u) acc[r] = V::fma(V::s8(wr[r] + k + u * W), xv[u], acc[r]);
+            }
+        }
+        for (; k < k1; k += W) {
+            const vf xv = V::load(x + k);
+            COMPRESS_UNROLL8
+            for (std::size_t r = 0; r < R; ++r) acc[r] = V::fma(V::s8(wr[r] + k), xv, acc[r]);
+        }
+        COMPRESS_UNROLL8
+        for (std::size_t r = 0; r < R; ++r) t[r] = V::fma(V::set1(sc[r][gi]), acc[r], t[r]);
+    }
+}
+
+/// GEMV rows: y[n] = Σ_g s[n,g] Σ_{k∈g} q[n,k] x[k] (+ bias), V::R8 channels at a time. The
+/// R8 rows share every x load (the loop is bound by vector operations, not by memory: at
+/// 4096² the codes stay in the L3 cache between calls); each group sum is scaled once at the
+/// end of its group. Needs G % W == 0; the partial last group runs the plain loop.
+template <class V, class S>
+void wo_int8_gemv_simd(const float* x, const std::int8_t* w, std::size_t N, std::size_t K, std::size_t ldw,
+                       const group_scales<S>& gs, const float* bias, float* y) {
+    using vf = typename V::vf;
+    constexpr std::size_t R = V::R8;
+    const std::size_t G = gs.group;
+    const std::size_t full_groups = K / G;
+    COMPRESS_OMP_FOR
+    for (std::ptrdiff_t ni = 0; ni < static_cast<std::ptrdiff_t>(div_up(N, R)); ++ni) {
+        const std::size_t n0 = static_cast<std::size_t>(ni) * R;
+        const std::size_t nr = std::min(R, N - n0);
+        const std::int8_t* wr[R];
+        for (std::size_t r = 0; r < R; ++r) wr[r] = w + (n0 + std::min(r, nr - 1)) * ldw;
+        vf t[R];
+        for (std::size_t r = 0; r < R; ++r) t[r] = V::zero();
+        float sc[R][gemv_scale_block];
+        for (std::size_t g = 0; g < full_groups;) {
+            const std::size_t gb = std::min(gemv_scale_block, full_groups - g);
+            for (std::size_t r = 0; r < R; ++r) gs.row(n0 + std::min(r, nr - 1), g, gb, sc[r]);
+            s8_groups_dot<V, R>(x, wr, g, gb, G, sc, t);
+            g += gb;
+        }
+        float tot[R];
+        for (std::size_t r = 0; r < R; ++r) tot[r] = V::hsum(t[r]);
+        s8_rows_tail(x, w, ldw, K, n0, nr, full_groups, gs, tot);
+        for (std::size_t r = 0; r < nr; ++r) y[n0 + r] = tot[r] + (bias ? bias[n0 + r] : 0.0f);
+    }
+}
+
+/// GEMV: the vector body when Arch has one and G % W == 0, otherwise plain loops.
 template <class Arch, class S>
 void wo_int8_gemv(const float* x, const std::int8_t* w, std::size_t N, std::size_t K, std::size_t ldw,
                   const group_scales<S>& gs, const float* bias, float* y) {
-    const std::size_t G = gs.group;
-    constexpr int_path path = int8_path<Arch, lowbit_ext_none>();
+    using V = wo_vec<Arch>;
+    if constexpr (!std::is_void_v<V>) {
+        if (gs.group % V::W == 0) {
+            wo_int8_gemv_simd<V>(x, w, N, K, ldw, gs, bias, y);
+            return;
+        }
+    }
     COMPRESS_OMP_FOR
-    for (std::ptrdiff_t ni = 0; ni < static_cast<std::ptrdiff_t>(div_up(N, 4)); ++ni) {
-        const std::size_t n0 = static_cast<std::size_t>(ni) * 4;
-        const std::size_t nr = std::min<std::size_t>(4, N - n0);
-        float tot[4] = {0, 0, 0, 0};
-        std::size_t k0 = 0, g = 0;
-        if constexpr (path == int_path::avx512bw || path == int_path::vnni512) {
-#if defined(COMPRESS_X86) && defined(__AVX512BW__)
-            if (G % 16 == 0) {
-                __m512 t[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
-                float sc[4][gemv_scale_block];
-                while (k0 + G <= K) {
-                    const std::size_t gb = std::min(gemv_scale_block, (K - k0) / G);
-                    COMPRESS_UNROLL4
-                    for (std::size_t r = 0; r < 4; ++r) gs.row(n0 + std::min(r, nr - 1), g, gb, sc[r]);
-                    for (std::size_t gi = 0; gi < gb; ++gi, k0 += G, ++g) {
-                        __m512 ga[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
-                        for (std::size_t k = k0; k < k0 + G; k += 16) {
-                            const __m512 xv = _mm512_loadu_ps(x + k);
-                            COMPRESS_UNROLL4
-                            for (std::size_t r = 0; r < 4; ++r) {
-                                const std::int8_t* wr = w + (n0 + std::min(r, nr - 1)) * ldw + k;
-                                // the same position in the next block's rows, one block ahead
-                                _mm_prefetch(reinterpret_cast<const char*>(w + std::min(n0 + 4 + r, N - 1) * ldw + k),
-                                             _MM_HINT_T0);
-                                const __m512 wv = _mm512_cvtepi32_ps(
-                                    _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(wr))));
-                                ga[r] = _mm512_fmadd_ps(wv, xv, ga[r]);
-                            }
-                        }
-                        COMPRESS_UNROLL4
-                        for (std::size_t r = 0; r < 4; ++r) t[r] = _mm512_fmadd_ps(_mm512_set1_ps(sc[r][gi]), ga[r], t[r]);
-                    }
-                }
-                COMPRESS_UNROLL4
-                for (std::size_t r = 0; r < 4; ++r) tot[r] = hsum512(t[r]);
-            }
-#endif
-        } else if constexpr (path == int_path::avx2 || path == int_path::avxvnni) {
-#if defined(COMPRESS_X86) && defined(__AVX2__) && defined(__FMA__)
-            if (G % 8 == 0) {
-                __m256 t[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
-                float sc[4][gemv_scale_block];
-                while (k0 + G <= K) {
-                    const std::size_t gb = std::min(gemv_scale_block, (K - k0) / G);
-                    COMPRESS_UNROLL4
-                    for (std::size_t r = 0; r < 4; ++r) gs.row(n0 + std::min(r, nr - 1), g, gb, sc[r]);
-                    for (std::size_t gi = 0; gi < gb; ++gi, k0 += G, ++g) {
-                        __m256 ga[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
-                        for (std::size_t k = k0; k < k0 + G; k += 8) {
-                            const __m256 xv = _mm256_loadu_ps(x + k);
-                            COMPRESS_UNROLL4
-                            for (std::size_t r = 0; r < 4; ++r) {
-                                const std::int8_t* wr = w + (n0 + std::min(r, nr - 1)) * ldw + k;
-                                // the same position in the next block's rows, one block ahead
-                                _mm_prefetch(reinterpret_cast<const char*>(w + std::min(n0 + 4 + r, N - 1) * ldw + k),
-                                             _MM_HINT_T0);
-                                const __m256 wv = _mm256_cvtepi32_ps(
-                                    _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(wr))));
-                                ga[r] = _mm256_fmadd_ps(wv, xv, ga[r]);
-                            }
-                        }
-                        COMPRESS_UNROLL4
-                        for (std::size_t r = 0; r < 4; ++r) t[r] = _mm256_fmadd_ps(_mm256_set1_ps(sc[r][gi]), ga[r], t[r]);
-                    }
-                }
-                COMPRESS_UNROLL4
-                for (std::size_t r = 0; r < 4; ++r) tot[r] = hsum256(t[r]);
-            }
-#endif
-        }
-        // remaining groups (all of them on the scalar path; the partial last group otherwise)
-        for (; k0 < K; k0 += G, ++g) {
-            const std::size_t k1 = std::min(K, k0 + G);
-            for (std::size_t r = 0; r < nr; ++r) {
-                const std::int8_t* wr = w + (n0 + r) * ldw;
-                float s = 0.0f;
-                for (std::size_t k = k0; k < k1; ++k) s += static_cast<float>(wr[k]) * x[k];
-                tot[r] += gs.at(n0 + r, g) * s;
-            }
-        }
-        for (std::size_t r = 0; r < nr; ++r) y[n0 + r] = tot[r] + (bias ? bias[n0 + r] : 0.0f);
+    for (std::ptrdiff_t ni = 0; ni < static_cast<std::ptrdiff_t>(N); ++ni) {
+        const auto n = static_cast<std::size_t>(ni);
+        float tot = 0.0f;
+        s8_rows_tail(x, w, ldw, K, n, 1, 0, gs, &tot);
+        y[n] = tot + (bias ? bias[n] : 0.0f);
     }
 }
 

@@ -41,14 +41,17 @@
 #define COMPRESS_HAS_VPOPCNTDQ 0
 #endif
 
-// Fully unrolls a 4-iteration loop over rows, so that arrays of vector accumulators indexed by
+// Fully unrolls a 4- (8-) iteration loop over rows, so that arrays of vector accumulators indexed by
 // the row live in registers (g++ otherwise keeps them on the stack: a load and a store per FMA).
 #if defined(__GNUC__) && !defined(__clang__)
 #define COMPRESS_UNROLL4 _Pragma("GCC unroll 4")
+#define COMPRESS_UNROLL8 _Pragma("GCC unroll 8")
 #elif defined(__clang__)
 #define COMPRESS_UNROLL4 _Pragma("unroll 4")
+#define COMPRESS_UNROLL8 _Pragma("unroll 8")
 #else
 #define COMPRESS_UNROLL4
+#define COMPRESS_UNROLL8
 #endif
 
 #if defined(COMPRESS_USE_OPENMP) && defined(_OPENMP)
