@@ -148,19 +148,49 @@ inline __m512i popcnt512(__m512i v) noexcept {
     }
 }
 
-/// out[v] = Σ of the 8 int64 lanes of in[v], v = 0..15.
-inline void reduce16_epi64(const __m512i* in, std::int64_t* out) noexcept {
-    __m512i s1[8], s2[4];
-    for (int p = 0; p < 8; ++p)  // lane L of s1[p]: (in[2p] pair L, in[2p+1] pair L)
-        s1[p] = _mm512_add_epi64(_mm512_unpacklo_epi64(in[2 * p], in[2 * p + 1]),
-                                 _mm512_unpackhi_epi64(in[2 * p], in[2 * p + 1]));
-    for (int q = 0; q < 4; ++q)  // 128-bit lanes: (AB 0+1, AB 2+3, CD 0+1, CD 2+3)
-        s2[q] = _mm512_add_epi64(_mm512_shuffle_i64x2(s1[2 * q], s1[2 * q + 1], _MM_SHUFFLE(2, 0, 2, 0)),
-                                 _mm512_shuffle_i64x2(s1[2 * q], s1[2 * q + 1], _MM_SHUFFLE(3, 1, 3, 1)));
-    for (int r = 0; r < 2; ++r)  // 8 complete sums in order
-        _mm512_store_si512(out + 8 * r,
-                           _mm512_add_epi64(_mm512_shuffle_i64x2(s2[2 * r], s2[2 * r + 1], _MM_SHUFFLE(2, 0, 2, 0)),
-                                            _mm512_shuffle_i64x2(s2[2 * r], s2[2 * r + 1], _MM_SHUFFLE(3, 1, 3, 1))));
+/// Σ of the 8 int64 lanes of each of 16 vectors, by a transpose-and-add tree (42 vector ops
+/// instead of 16 full reductions of ~8 each). Takes its inputs by value: an accumulator array
+/// whose address is taken is stored to memory by g++ on every step of the kernel loop.
+inline __m512i pair_add(__m512i x, __m512i y) noexcept {  // lane L: x pair L, y pair L summed
+    return _mm512_add_epi64(_mm512_unpacklo_epi64(x, y), _mm512_unpackhi_epi64(x, y));
+}
+inline __m512i quad_add(__m512i x, __m512i y) noexcept {  // 128-bit lanes (x 0+1, x 2+3, y 0+1, y 2+3)
+    return _mm512_add_epi64(_mm512_shuffle_i64x2(x, y, _MM_SHUFFLE(2, 0, 2, 0)),
+                            _mm512_shuffle_i64x2(x, y, _MM_SHUFFLE(3, 1, 3, 1)));
+}
+/// The 8 sums of a0..a7 in order, as int32.
+inline __m256i reduce8_epi64(__m512i a0, __m512i a1, __m512i a2, __m512i a3, __m512i a4, __m512i a5, __m512i a6,
+                             __m512i a7) noexcept {
+    const __m512i q0 = quad_add(pair_add(a0, a1), pair_add(a2, a3));
+    const __m512i q1 = quad_add(pair_add(a4, a5), pair_add(a6, a7));
+    return _mm512_cvtepi64_epi32(quad_add(q0, q1));
+}
+
+/// Epilogue of two rows m, m+1 × 4 channels n0..n0+3 from their 8 popcounts (row-major), in
+/// vectors; the same operations as bin_store lane by lane, so the results are bit-identical.
+template <bool Ternary>
+inline void bin_store2x4(__m256i p, std::size_t m, std::size_t n0, const std::int32_t* nnz, const bin_activations& a,
+                         const bin_weights& w, const bin_out& o) noexcept {
+    __m256i d;
+    if constexpr (Ternary) {
+        const __m128i z = _mm_loadu_si128(reinterpret_cast<const __m128i*>(nnz + n0));
+        d = _mm256_sub_epi32(_mm256_add_epi32(p, p), _mm256_set_m128i(z, z));
+    } else {
+        d = _mm256_sub_epi32(_mm256_set1_epi32(static_cast<int>(w.k)), _mm256_add_epi32(p, p));
+    }
+    if (o.dot) {
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(o.dot + m * o.ldc + n0), _mm256_castsi256_si128(d));
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(o.dot + (m + 1) * o.ldc + n0), _mm256_extracti128_si256(d, 1));
+    }
+    if (o.y) {
+        const __m128 al = w.n_alpha == 1 ? _mm_set1_ps(w.alpha[0]) : _mm_loadu_ps(w.alpha + n0);
+        const __m128 bi = o.bias ? _mm_loadu_ps(o.bias + n0) : _mm_setzero_ps();
+        const __m256 s = _mm256_mul_ps(_mm256_set_m128(_mm_set1_ps(a.scales[m + 1]), _mm_set1_ps(a.scales[m])),
+                                       _mm256_set_m128(al, al));
+        const __m256 y = _mm256_fmadd_ps(_mm256_cvtepi32_ps(d), s, _mm256_set_m128(bi, bi));
+        _mm_storeu_ps(o.y + m * o.ldc + n0, _mm256_castps256_ps128(y));
+        _mm_storeu_ps(o.y + (m + 1) * o.ldc + n0, _mm256_extractf128_ps(y, 1));
+    }
 }
 
 template <int MR, int NR, bool Ternary, bool Vpopcnt>
@@ -178,6 +208,7 @@ inline void bin_micro512(const bin_activations& a, const bin_weights& w, std::si
         if constexpr (Ternary) zr[j] = w.nonzero + (n0 + static_cast<std::size_t>(j)) * w.wld;
     }
     const std::size_t W = a.words;
+    // whole 8-word steps, then one masked step for the rest of the row
     for (std::size_t q = 0; q < W; q += 8) {
         const __mmask8 km = W - q >= 8 ? static_cast<__mmask8>(0xFF) : static_cast<__mmask8>((1u << (W - q)) - 1u);
         __m512i av[MR], bv[NR];
@@ -196,16 +227,13 @@ inline void bin_micro512(const bin_activations& a, const bin_weights& w, std::si
             }
         }
     }
-    if constexpr (MR * NR == 16) {
-        // 16 horizontal sums by a transpose-and-add tree (42 vector ops instead of 16 full
-        // reductions of ~8 each, which cost a third of the tile at K = 4096)
-        alignas(64) std::int64_t sums[16];
-        reduce16_epi64(&acc[0][0], sums);
-        for (int i = 0; i < MR; ++i)
-            for (int j = 0; j < NR; ++j)
-                bin_store(m0 + static_cast<std::size_t>(i), n0 + static_cast<std::size_t>(j),
-                          static_cast<std::int32_t>(sums[i * NR + j]), Ternary ? nnz[n0 + static_cast<std::size_t>(j)] : 0,
-                          a, w, o);
+    if constexpr (MR % 2 == 0 && NR == 4) {
+        // horizontal sums by a transpose-and-add tree and a vector epilogue, two rows at a time:
+        // 16 full reductions and 16 scalar stores cost as much as the popcount loop at K = 4096
+        for (int i = 0; i < MR; i += 2)
+            bin_store2x4<Ternary>(reduce8_epi64(acc[i][0], acc[i][1], acc[i][2], acc[i][3], acc[i + 1][0], acc[i + 1][1],
+                                                acc[i + 1][2], acc[i + 1][3]),
+                                  m0 + static_cast<std::size_t>(i), n0, nnz, a, w, o);
     } else {
         for (int i = 0; i < MR; ++i)
             for (int j = 0; j < NR; ++j)
