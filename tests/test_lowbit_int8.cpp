@@ -24,7 +24,8 @@ struct shape { std::size_t M, N, K; };
 // K not a multiple of 4 / 32 / 64, N not a multiple of 16 / 64, M around the register tiles,
 // batch 0 and 1.
 const shape shapes[] = {{0, 5, 7},   {1, 1, 1},    {1, 17, 33},  {2, 64, 64},   {3, 70, 131}, {5, 16, 4},
-                        {6, 48, 65}, {7, 129, 257}, {13, 80, 100}, {12, 33, 3},  {25, 200, 259}};
+                        {6, 48, 65}, {7, 129, 257}, {13, 80, 100}, {12, 33, 3},  {25, 200, 259},
+                        {14, 70, 1300}};  // 6-row VNNI tiles over 3 K blocks of 128 groups (the last partial)
 
 template <class Arch, class Ext>
 void check_w8a8_path(const char* label) {

@@ -287,6 +287,116 @@ inline std::int32_t load_i32(const std::int8_t* p) noexcept {
     return v;
 }
 
+#if COMPRESS_HAS_VNNI512 && defined(__GNUC__) && defined(__x86_64__)
+#define COMPRESS_W8A8_ASM 1
+/// The 6-row × 64-channel VNNI tile over ng > 0 k-groups, written in assembly: acc (6 rows ×
+/// 64 int32, row-major, in memory) += Σ_g Σ_j A[i, 4g + j] · B[g][c][j]. g++ 12 cannot keep 24
+/// accumulators, 4 weight vectors and a broadcast in the 32 zmm registers: its intrinsics
+/// version spills accumulators to the stack on every step. A points at the tile's first row at
+/// group g0, B at group g0 of the panel (256 bytes per group, 64-byte aligned).
+inline void w8a8_vnni_6x4(const std::int8_t* A, std::size_t lda, const std::uint8_t* B, std::size_t ng,
+                          std::int32_t* acc) noexcept {
+    const std::int8_t* A3 = A + 3 * lda;
+    __asm__ volatile(
+        "vmovdqu64 0(%[c]), %%zmm0\n\t"
+        "vmovdqu64 64(%[c]), %%zmm1\n\t"
+        "vmovdqu64 128(%[c]), %%zmm2\n\t"
+        "vmovdqu64 192(%[c]), %%zmm3\n\t"
+        "vmovdqu64 256(%[c]), %%zmm4\n\t"
+        "vmovdqu64 320(%[c]), %%zmm5\n\t"
+        "vmovdqu64 384(%[c]), %%zmm6\n\t"
+        "vmovdqu64 448(%[c]), %%zmm7\n\t"
+        "vmovdqu64 512(%[c]), %%zmm8\n\t"
+        "vmovdqu64 576(%[c]), %%zmm9\n\t"
+        "vmovdqu64 640(%[c]), %%zmm10\n\t"
+        "vmovdqu64 704(%[c]), %%zmm11\n\t"
+        "vmovdqu64 768(%[c]), %%zmm12\n\t"
+        "vmovdqu64 832(%[c]), %%zmm13\n\t"
+        "vmovdqu64 896(%[c]), %%zmm14\n\t"
+        "vmovdqu64 960(%[c]), %%zmm15\n\t"
+        "vmovdqu64 1024(%[c]), %%zmm16\n\t"
+        "vmovdqu64 1088(%[c]), %%zmm17\n\t"
+        "vmovdqu64 1152(%[c]), %%zmm18\n\t"
+        "vmovdqu64 1216(%[c]), %%zmm19\n\t"
+        "vmovdqu64 1280(%[c]), %%zmm20\n\t"
+        "vmovdqu64 1344(%[c]), %%zmm21\n\t"
+        "vmovdqu64 1408(%[c]), %%zmm22\n\t"
+        "vmovdqu64 1472(%[c]), %%zmm23\n\t"
+        ".p2align 4\n\t"
+        "1:\n\t"
+        "vmovdqa64 0(%[b]), %%zmm24\n\t"
+        "vmovdqa64 64(%[b]), %%zmm25\n\t"
+        "vmovdqa64 128(%[b]), %%zmm26\n\t"
+        "vmovdqa64 192(%[b]), %%zmm27\n\t"
+        "vpbroadcastd (%[a0]), %%zmm28\n\t"
+        "vpbroadcastd (%[a0],%[lda],1), %%zmm29\n\t"
+        "vpbroadcastd (%[a0],%[lda],2), %%zmm30\n\t"
+        "vpbroadcastd (%[a3]), %%zmm31\n\t"
+        "vpdpbusd %%zmm28, %%zmm24, %%zmm0\n\t"
+        "vpdpbusd %%zmm28, %%zmm25, %%zmm1\n\t"
+        "vpdpbusd %%zmm28, %%zmm26, %%zmm2\n\t"
+        "vpdpbusd %%zmm28, %%zmm27, %%zmm3\n\t"
+        "vpdpbusd %%zmm29, %%zmm24, %%zmm4\n\t"
+        "vpdpbusd %%zmm29, %%zmm25, %%zmm5\n\t"
+        "vpdpbusd %%zmm29, %%zmm26, %%zmm6\n\t"
+        "vpdpbusd %%zmm29, %%zmm27, %%zmm7\n\t"
+        "vpbroadcastd (%[a3],%[lda],1), %%zmm28\n\t"
+        "vpbroadcastd (%[a3],%[lda],2), %%zmm29\n\t"
+        "vpdpbusd %%zmm30, %%zmm24, %%zmm8\n\t"
+        "vpdpbusd %%zmm30, %%zmm25, %%zmm9\n\t"
+        "vpdpbusd %%zmm30, %%zmm26, %%zmm10\n\t"
+        "vpdpbusd %%zmm30, %%zmm27, %%zmm11\n\t"
+        "vpdpbusd %%zmm31, %%zmm24, %%zmm12\n\t"
+        "vpdpbusd %%zmm31, %%zmm25, %%zmm13\n\t"
+        "vpdpbusd %%zmm31, %%zmm26, %%zmm14\n\t"
+        "vpdpbusd %%zmm31, %%zmm27, %%zmm15\n\t"
+        "vpdpbusd %%zmm28, %%zmm24, %%zmm16\n\t"
+        "vpdpbusd %%zmm28, %%zmm25, %%zmm17\n\t"
+        "vpdpbusd %%zmm28, %%zmm26, %%zmm18\n\t"
+        "vpdpbusd %%zmm28, %%zmm27, %%zmm19\n\t"
+        "vpdpbusd %%zmm29, %%zmm24, %%zmm20\n\t"
+        "vpdpbusd %%zmm29, %%zmm25, %%zmm21\n\t"
+        "vpdpbusd %%zmm29, %%zmm26, %%zmm22\n\t"
+        "vpdpbusd %%zmm29, %%zmm27, %%zmm23\n\t"
+        "add $4, %[a0]\n\t"
+        "add $4, %[a3]\n\t"
+        "add $256, %[b]\n\t"
+        "dec %[n]\n\t"
+        "jnz 1b\n\t"
+        "vmovdqu64 %%zmm0, 0(%[c])\n\t"
+        "vmovdqu64 %%zmm1, 64(%[c])\n\t"
+        "vmovdqu64 %%zmm2, 128(%[c])\n\t"
+        "vmovdqu64 %%zmm3, 192(%[c])\n\t"
+        "vmovdqu64 %%zmm4, 256(%[c])\n\t"
+        "vmovdqu64 %%zmm5, 320(%[c])\n\t"
+        "vmovdqu64 %%zmm6, 384(%[c])\n\t"
+        "vmovdqu64 %%zmm7, 448(%[c])\n\t"
+        "vmovdqu64 %%zmm8, 512(%[c])\n\t"
+        "vmovdqu64 %%zmm9, 576(%[c])\n\t"
+        "vmovdqu64 %%zmm10, 640(%[c])\n\t"
+        "vmovdqu64 %%zmm11, 704(%[c])\n\t"
+        "vmovdqu64 %%zmm12, 768(%[c])\n\t"
+        "vmovdqu64 %%zmm13, 832(%[c])\n\t"
+        "vmovdqu64 %%zmm14, 896(%[c])\n\t"
+        "vmovdqu64 %%zmm15, 960(%[c])\n\t"
+        "vmovdqu64 %%zmm16, 1024(%[c])\n\t"
+        "vmovdqu64 %%zmm17, 1088(%[c])\n\t"
+        "vmovdqu64 %%zmm18, 1152(%[c])\n\t"
+        "vmovdqu64 %%zmm19, 1216(%[c])\n\t"
+        "vmovdqu64 %%zmm20, 1280(%[c])\n\t"
+        "vmovdqu64 %%zmm21, 1344(%[c])\n\t"
+        "vmovdqu64 %%zmm22, 1408(%[c])\n\t"
+        "vmovdqu64 %%zmm23, 1472(%[c])\n\t"
+        : [a0] "+r"(A), [a3] "+r"(A3), [b] "+r"(B), [n] "+r"(ng)
+        : [c] "r"(acc), [lda] "r"(lda)
+        : "memory", "cc", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10",
+          "xmm11", "xmm12", "xmm13", "xmm14", "xmm15", "xmm16", "xmm17", "xmm18", "xmm19", "xmm20", "xmm21", "xmm22",
+          "xmm23", "xmm24", "xmm25", "xmm26", "xmm27", "xmm28", "xmm29", "xmm30", "xmm31");
+}
+#else
+#define COMPRESS_W8A8_ASM 0
+#endif
+
 #if defined(COMPRESS_X86) && defined(__AVX512BW__)
 // MR rows × NV blocks of 16 channels over k-groups [g0, g1). vnni: vpdpbusd; otherwise
 // vpmaddubsw/vpmaddwd. Partial sums of earlier K blocks come from / go to `part` (MR × 64
@@ -295,12 +405,22 @@ template <int MR, int NV, bool Vnni>
 inline void w8a8_micro512(const std::int8_t* A, std::size_t lda, const std::uint8_t* B, std::size_t g0, std::size_t g1,
                           std::int32_t* part, bool first, bool last, std::size_t m0, std::size_t n0, std::size_t nvalid,
                           const q8_activations& a, const w8a8_weights& w, const w8a8_out& o) {
+    // the accumulators start at 0 and the partial sums of earlier K blocks are added after the
+    // loop: a conditional initial value makes g++ copy all of them on every step
     __m512i acc[MR][NV];
     for (int i = 0; i < MR; ++i)
-        for (int v = 0; v < NV; ++v)
-            acc[i][v] = first ? _mm512_setzero_si512() : _mm512_loadu_si512(part + i * 64 + v * 16);
+        for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_setzero_si512();
     [[maybe_unused]] const __m512i ones16 = _mm512_set1_epi16(1);
     [[maybe_unused]] const __m512i bias128 = _mm512_set1_epi8(static_cast<char>(0x80));
+#if COMPRESS_W8A8_ASM
+    if constexpr (Vnni && MR == 6 && NV == 4) {
+        alignas(64) std::int32_t mem[MR * 64] = {};
+        if (g1 > g0) w8a8_vnni_6x4(A + 4 * g0, lda, B + g0 * 256, g1 - g0, mem);
+        for (int i = 0; i < MR; ++i)
+            for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_load_si512(mem + i * 64 + v * 16);
+        g1 = g0;  // done: skip the intrinsics loop
+    }
+#endif
     for (std::size_t g = g0; g < g1; ++g) {
         __m512i b[NV];
         for (int v = 0; v < NV; ++v) b[v] = _mm512_load_si512(B + (g * NV + static_cast<std::size_t>(v)) * 64);
@@ -331,13 +451,12 @@ inline void w8a8_micro512(const std::int8_t* A, std::size_t lda, const std::uint
     }
     for (int i = 0; i < MR; ++i) {
         for (int v = 0; v < NV; ++v) {
-            if (!last) {
-                _mm512_storeu_si512(part + i * 64 + v * 16, acc[i][v]);
-                continue;
-            }
+            __m512i r = acc[i][v];
+            if (!first) r = _mm512_add_epi32(r, _mm512_loadu_si512(part + i * 64 + v * 16));
             const std::size_t c0 = static_cast<std::size_t>(v) * 16;
-            if (c0 >= nvalid) break;
-            w8a8_store16(acc[i][v], nvalid - c0, m0 + static_cast<std::size_t>(i), n0 + c0, a, w, o, Vnni);
+            if (!last) _mm512_storeu_si512(part + i * 64 + v * 16, r);
+            else if (c0 < nvalid)
+                w8a8_store16(r, nvalid - c0, m0 + static_cast<std::size_t>(i), n0 + c0, a, w, o, Vnni);
         }
     }
 }
