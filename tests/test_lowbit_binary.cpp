@@ -21,7 +21,8 @@ namespace {
 
 struct shape { std::size_t M, N, K; };
 const shape shapes[] = {{0, 4, 10},  {1, 1, 1},    {1, 5, 63},   {2, 8, 64},    {3, 9, 65},   {4, 4, 512},
-                        {5, 13, 700}, {9, 16, 129}, {7, 6, 1000}, {16, 33, 577}, {1, 3, 4096}};
+                        {5, 13, 700}, {9, 16, 129}, {7, 6, 1000}, {16, 33, 577}, {1, 3, 4096},
+                        {8, 12, 1024}};  // whole 8-word steps: the assembly 4x4 tile with VPOPCNTDQ
 
 /// Packs signs (+1 → bit 1) the way quantize.hpp does: bit k%64 of word k/64, padding 0.
 std::vector<std::uint64_t> pack_bits(const std::vector<int>& v, std::size_t rows, std::size_t K, std::size_t wld) {

@@ -193,6 +193,150 @@ inline void bin_store2x4(__m256i p, std::size_t m, std::size_t n0, const std::in
     }
 }
 
+#if COMPRESS_HAS_VPOPCNTDQ && defined(__GNUC__) && defined(__x86_64__)
+#define COMPRESS_BIN_ASM 1
+/// Binary 4 × 4 tile over `steps` (> 0) whole 8-word steps, in assembly: sums[4i + j] (16 int64)
+/// = popcount(A_i XOR B_j) over the steps' words, the 16 horizontal sums by the transpose-and-add
+/// tree of reduce8_epi64. Every row vector is loaded once per step (8 loads for 16 XOR /
+/// VPOPCNTQ / add triples; g++ reloads the A rows for each of the 4 channels and zeroes and
+/// stores the accumulators through memory). A rows are 64-byte aligned (bin_activations::ld is
+/// a multiple of 8 words).
+inline void bin_xor_popcnt_4x4(const std::uint64_t* const* ar, const std::uint64_t* const* br, std::size_t steps,
+                               std::int64_t* sums) noexcept {
+    const std::uint64_t *a0 = ar[0], *a1 = ar[1], *a2 = ar[2], *a3 = ar[3];
+    const std::uint64_t *b0 = br[0], *b1 = br[1], *b2 = br[2], *b3 = br[3];
+    std::size_t off = 0;
+    __asm__ volatile(
+        "vpxorq %%zmm0, %%zmm0, %%zmm0\n\t"
+        "vpxorq %%zmm1, %%zmm1, %%zmm1\n\t"
+        "vpxorq %%zmm2, %%zmm2, %%zmm2\n\t"
+        "vpxorq %%zmm3, %%zmm3, %%zmm3\n\t"
+        "vpxorq %%zmm4, %%zmm4, %%zmm4\n\t"
+        "vpxorq %%zmm5, %%zmm5, %%zmm5\n\t"
+        "vpxorq %%zmm6, %%zmm6, %%zmm6\n\t"
+        "vpxorq %%zmm7, %%zmm7, %%zmm7\n\t"
+        "vpxorq %%zmm8, %%zmm8, %%zmm8\n\t"
+        "vpxorq %%zmm9, %%zmm9, %%zmm9\n\t"
+        "vpxorq %%zmm10, %%zmm10, %%zmm10\n\t"
+        "vpxorq %%zmm11, %%zmm11, %%zmm11\n\t"
+        "vpxorq %%zmm12, %%zmm12, %%zmm12\n\t"
+        "vpxorq %%zmm13, %%zmm13, %%zmm13\n\t"
+        "vpxorq %%zmm14, %%zmm14, %%zmm14\n\t"
+        "vpxorq %%zmm15, %%zmm15, %%zmm15\n\t"
+        ".p2align 4\n\t"
+        "1:\n\t"
+        "vmovdqa64 (%[a0],%[off]), %%zmm16\n\t"
+        "vmovdqa64 (%[a1],%[off]), %%zmm17\n\t"
+        "vmovdqa64 (%[a2],%[off]), %%zmm18\n\t"
+        "vmovdqa64 (%[a3],%[off]), %%zmm19\n\t"
+        "vmovdqu64 (%[b0],%[off]), %%zmm20\n\t"
+        "vmovdqu64 (%[b1],%[off]), %%zmm21\n\t"
+        "vmovdqu64 (%[b2],%[off]), %%zmm22\n\t"
+        "vmovdqu64 (%[b3],%[off]), %%zmm23\n\t"
+        "vpxorq %%zmm20, %%zmm16, %%zmm24\n\t"
+        "vpopcntq %%zmm24, %%zmm24\n\t"
+        "vpaddq %%zmm24, %%zmm0, %%zmm0\n\t"
+        "vpxorq %%zmm21, %%zmm16, %%zmm25\n\t"
+        "vpopcntq %%zmm25, %%zmm25\n\t"
+        "vpaddq %%zmm25, %%zmm1, %%zmm1\n\t"
+        "vpxorq %%zmm22, %%zmm16, %%zmm26\n\t"
+        "vpopcntq %%zmm26, %%zmm26\n\t"
+        "vpaddq %%zmm26, %%zmm2, %%zmm2\n\t"
+        "vpxorq %%zmm23, %%zmm16, %%zmm27\n\t"
+        "vpopcntq %%zmm27, %%zmm27\n\t"
+        "vpaddq %%zmm27, %%zmm3, %%zmm3\n\t"
+        "vpxorq %%zmm20, %%zmm17, %%zmm28\n\t"
+        "vpopcntq %%zmm28, %%zmm28\n\t"
+        "vpaddq %%zmm28, %%zmm4, %%zmm4\n\t"
+        "vpxorq %%zmm21, %%zmm17, %%zmm29\n\t"
+        "vpopcntq %%zmm29, %%zmm29\n\t"
+        "vpaddq %%zmm29, %%zmm5, %%zmm5\n\t"
+        "vpxorq %%zmm22, %%zmm17, %%zmm30\n\t"
+        "vpopcntq %%zmm30, %%zmm30\n\t"
+        "vpaddq %%zmm30, %%zmm6, %%zmm6\n\t"
+        "vpxorq %%zmm23, %%zmm17, %%zmm31\n\t"
+        "vpopcntq %%zmm31, %%zmm31\n\t"
+        "vpaddq %%zmm31, %%zmm7, %%zmm7\n\t"
+        "vpxorq %%zmm20, %%zmm18, %%zmm24\n\t"
+        "vpopcntq %%zmm24, %%zmm24\n\t"
+        "vpaddq %%zmm24, %%zmm8, %%zmm8\n\t"
+        "vpxorq %%zmm21, %%zmm18, %%zmm25\n\t"
+        "vpopcntq %%zmm25, %%zmm25\n\t"
+        "vpaddq %%zmm25, %%zmm9, %%zmm9\n\t"
+        "vpxorq %%zmm22, %%zmm18, %%zmm26\n\t"
+        "vpopcntq %%zmm26, %%zmm26\n\t"
+        "vpaddq %%zmm26, %%zmm10, %%zmm10\n\t"
+        "vpxorq %%zmm23, %%zmm18, %%zmm27\n\t"
+        "vpopcntq %%zmm27, %%zmm27\n\t"
+        "vpaddq %%zmm27, %%zmm11, %%zmm11\n\t"
+        "vpxorq %%zmm20, %%zmm19, %%zmm28\n\t"
+        "vpopcntq %%zmm28, %%zmm28\n\t"
+        "vpaddq %%zmm28, %%zmm12, %%zmm12\n\t"
+        "vpxorq %%zmm21, %%zmm19, %%zmm29\n\t"
+        "vpopcntq %%zmm29, %%zmm29\n\t"
+        "vpaddq %%zmm29, %%zmm13, %%zmm13\n\t"
+        "vpxorq %%zmm22, %%zmm19, %%zmm30\n\t"
+        "vpopcntq %%zmm30, %%zmm30\n\t"
+        "vpaddq %%zmm30, %%zmm14, %%zmm14\n\t"
+        "vpxorq %%zmm23, %%zmm19, %%zmm31\n\t"
+        "vpopcntq %%zmm31, %%zmm31\n\t"
+        "vpaddq %%zmm31, %%zmm15, %%zmm15\n\t"
+        "add $64, %[off]\n\t"
+        "dec %[n]\n\t"
+        "jnz 1b\n\t"
+        "vpunpcklqdq %%zmm1, %%zmm0, %%zmm24\n\t"
+        "vpunpckhqdq %%zmm1, %%zmm0, %%zmm25\n\t"
+        "vpaddq %%zmm25, %%zmm24, %%zmm16\n\t"
+        "vpunpcklqdq %%zmm3, %%zmm2, %%zmm24\n\t"
+        "vpunpckhqdq %%zmm3, %%zmm2, %%zmm25\n\t"
+        "vpaddq %%zmm25, %%zmm24, %%zmm17\n\t"
+        "vpunpcklqdq %%zmm5, %%zmm4, %%zmm24\n\t"
+        "vpunpckhqdq %%zmm5, %%zmm4, %%zmm25\n\t"
+        "vpaddq %%zmm25, %%zmm24, %%zmm18\n\t"
+        "vpunpcklqdq %%zmm7, %%zmm6, %%zmm24\n\t"
+        "vpunpckhqdq %%zmm7, %%zmm6, %%zmm25\n\t"
+        "vpaddq %%zmm25, %%zmm24, %%zmm19\n\t"
+        "vpunpcklqdq %%zmm9, %%zmm8, %%zmm24\n\t"
+        "vpunpckhqdq %%zmm9, %%zmm8, %%zmm25\n\t"
+        "vpaddq %%zmm25, %%zmm24, %%zmm20\n\t"
+        "vpunpcklqdq %%zmm11, %%zmm10, %%zmm24\n\t"
+        "vpunpckhqdq %%zmm11, %%zmm10, %%zmm25\n\t"
+        "vpaddq %%zmm25, %%zmm24, %%zmm21\n\t"
+        "vpunpcklqdq %%zmm13, %%zmm12, %%zmm24\n\t"
+        "vpunpckhqdq %%zmm13, %%zmm12, %%zmm25\n\t"
+        "vpaddq %%zmm25, %%zmm24, %%zmm22\n\t"
+        "vpunpcklqdq %%zmm15, %%zmm14, %%zmm24\n\t"
+        "vpunpckhqdq %%zmm15, %%zmm14, %%zmm25\n\t"
+        "vpaddq %%zmm25, %%zmm24, %%zmm23\n\t"
+        "vshufi64x2 $0x88, %%zmm17, %%zmm16, %%zmm24\n\t"
+        "vshufi64x2 $0xDD, %%zmm17, %%zmm16, %%zmm25\n\t"
+        "vpaddq %%zmm25, %%zmm24, %%zmm0\n\t"
+        "vshufi64x2 $0x88, %%zmm19, %%zmm18, %%zmm24\n\t"
+        "vshufi64x2 $0xDD, %%zmm19, %%zmm18, %%zmm25\n\t"
+        "vpaddq %%zmm25, %%zmm24, %%zmm1\n\t"
+        "vshufi64x2 $0x88, %%zmm21, %%zmm20, %%zmm24\n\t"
+        "vshufi64x2 $0xDD, %%zmm21, %%zmm20, %%zmm25\n\t"
+        "vpaddq %%zmm25, %%zmm24, %%zmm2\n\t"
+        "vshufi64x2 $0x88, %%zmm23, %%zmm22, %%zmm24\n\t"
+        "vshufi64x2 $0xDD, %%zmm23, %%zmm22, %%zmm25\n\t"
+        "vpaddq %%zmm25, %%zmm24, %%zmm3\n\t"
+        "vshufi64x2 $0x88, %%zmm1, %%zmm0, %%zmm24\n\t"
+        "vshufi64x2 $0xDD, %%zmm1, %%zmm0, %%zmm25\n\t"
+        "vpaddq %%zmm25, %%zmm24, %%zmm4\n\t"
+        "vshufi64x2 $0x88, %%zmm3, %%zmm2, %%zmm24\n\t"
+        "vshufi64x2 $0xDD, %%zmm3, %%zmm2, %%zmm25\n\t"
+        "vpaddq %%zmm25, %%zmm24, %%zmm5\n\t"
+        "vmovdqu64 %%zmm4, 0(%[c])\n\t"
+        "vmovdqu64 %%zmm5, 64(%[c])\n\t"
+        : [off] "+r"(off), [n] "+r"(steps)
+        : [c] "r"(sums), [a0] "r"(a0), [a1] "r"(a1), [a2] "r"(a2), [a3] "r"(a3), [b0] "r"(b0), [b1] "r"(b1),
+          [b2] "r"(b2), [b3] "r"(b3)
+        : "memory", "cc", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15", "xmm16", "xmm17", "xmm18", "xmm19", "xmm20", "xmm21", "xmm22", "xmm23", "xmm24", "xmm25", "xmm26", "xmm27", "xmm28", "xmm29", "xmm30", "xmm31");
+}
+#else
+#define COMPRESS_BIN_ASM 0
+#endif
+
 template <int MR, int NR, bool Ternary, bool Vpopcnt>
 inline void bin_micro512(const bin_activations& a, const bin_weights& w, std::size_t m0, std::size_t n0,
                          const std::int32_t* nnz, const bin_out& o) {
@@ -208,7 +352,18 @@ inline void bin_micro512(const bin_activations& a, const bin_weights& w, std::si
         if constexpr (Ternary) zr[j] = w.nonzero + (n0 + static_cast<std::size_t>(j)) * w.wld;
     }
     const std::size_t W = a.words;
-    // whole 8-word steps, then one masked step for the rest of the row
+#if COMPRESS_BIN_ASM
+    if constexpr (MR == 4 && NR == 4 && !Ternary && Vpopcnt) {
+        if (W % 8 == 0 && W > 0) {  // whole steps only (the masked tail step stays below)
+            alignas(64) std::int64_t sums[16];
+            bin_xor_popcnt_4x4(ar, br, W / 8, sums);
+            bin_store2x4<Ternary>(_mm512_cvtepi64_epi32(_mm512_load_si512(sums)), m0, n0, nnz, a, w, o);
+            bin_store2x4<Ternary>(_mm512_cvtepi64_epi32(_mm512_load_si512(sums + 8)), m0 + 2, n0, nnz, a, w, o);
+            return;
+        }
+    }
+#endif
+    // 8-word steps (the last one masked to the row's words)
     for (std::size_t q = 0; q < W; q += 8) {
         const __mmask8 km = W - q >= 8 ? static_cast<__mmask8>(0xFF) : static_cast<__mmask8>((1u << (W - q)) - 1u);
         __m512i av[MR], bv[NR];
