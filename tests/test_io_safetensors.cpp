@@ -220,6 +220,48 @@ TEST_CASE("safetensors: writes are atomic and OS failures are io_error", "[io][s
     CHECK(list_dir(dir) == std::vector<std::string>{"m.safetensors"});
 }
 
+TEST_CASE("atomic writes refuse a destination that exists and is not a regular file", "[io][atomic][reject]") {
+    // Renaming the finished temporary file over a device, a directory or a FIFO would replace
+    // it (as root even /dev/null or /dev/full): refused before anything is written.
+    const std::string dir = temp_dir() + "/nonregular";
+    ::mkdir(dir.c_str(), 0700);
+    xt::xtensor<float, 1> a = {1.0f, 2.0f};
+    const std::string device = "cannot write '/dev/null': it exists and is not a regular file (a device, FIFO or socket)";
+    CHECK_THROWS_AS(io::save_safetensors("/dev/null", {{"a", a}}), io_error);
+    CHECK_THROWS_WITH(io::save_safetensors("/dev/null", {{"a", a}}), "io error: " + device);
+    CHECK_THROWS_WITH(io::save_npy("/dev/null", a), "io error: " + device);
+    struct stat st {};
+    REQUIRE(::stat("/dev/null", &st) == 0);
+    CHECK(S_ISCHR(st.st_mode));
+    if (::stat("/dev/full", &st) == 0) {
+        CHECK_THROWS_WITH(io::save_safetensors("/dev/full", {{"a", a}}),
+                          "io error: cannot write '/dev/full': it exists and is not a regular file (a device, FIFO or socket)");
+        REQUIRE(::stat("/dev/full", &st) == 0);
+        CHECK(S_ISCHR(st.st_mode));
+    }
+    const std::string sub = dir + "/sub";
+    ::mkdir(sub.c_str(), 0700);
+    CHECK_THROWS_WITH(io::save_safetensors(sub, {{"a", a}}),
+                      "io error: cannot write '" + sub + "': it exists and is not a regular file (a directory)");
+    const std::string fifo = dir + "/fifo";
+    REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+    CHECK_THROWS_WITH(io::save_safetensors(fifo, {{"a", a}}),
+                      "io error: cannot write '" + fifo + "': it exists and is not a regular file (a device, FIFO or socket)");
+    REQUIRE(::stat(fifo.c_str(), &st) == 0);
+    CHECK(S_ISFIFO(st.st_mode));
+    CHECK(list_dir(dir) == std::vector<std::string>{"fifo", "sub"});  // no temporary file
+    // a symbolic link to a regular file is a regular destination (the link is replaced)
+    const std::string target = dir + "/target.safetensors", link = dir + "/link.safetensors";
+    io::save_safetensors(target, {{"a", a}});
+    REQUIRE(::symlink(target.c_str(), link.c_str()) == 0);
+    CHECK_NOTHROW(io::save_safetensors(link, {{"a", a}}));
+    ::unlink(fifo.c_str());
+    ::unlink(link.c_str());
+    ::unlink(target.c_str());
+    ::rmdir(sub.c_str());
+    ::rmdir(dir.c_str());
+}
+
 TEST_CASE("safetensors: typed reads check name, dtype and rank", "[io][safetensors][reject]") {
     xt::xtensor<std::int64_t, 2> a = {{1, 2}};
     const auto f = io::read_safetensors(io::to_safetensors_bytes({{"a", a}}), "m.safetensors");

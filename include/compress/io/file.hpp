@@ -142,13 +142,26 @@ public:
     std::vector<std::uint8_t> bytes;
 };
 
+/// Throws io_error unless `path` is absent or a regular file (a symbolic link to one is fine):
+/// renaming a finished file over a device, a directory, a FIFO or a socket would replace it
+/// (as root, even /dev/full or /dev/null), so such a destination is refused up front.
+inline void check_regular_destination(const std::string& path) {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
+        throw io_error("cannot write '" + path + "': it exists and is not a regular file " +
+                       (S_ISDIR(st.st_mode) ? "(a directory)" : "(a device, FIFO or socket)"));
+    }
+}
+
 /// Writes a file atomically: the bytes go to a new temporary file beside `path`, which is
 /// flushed to disk and renamed over `path` by commit(). Destroying the object without
 /// commit() (an exception on the way) removes the temporary file and leaves `path` as it was.
+/// A destination that exists and is not a regular file is refused (check_regular_destination).
 class atomic_file final : public byte_sink {
 public:
     explicit atomic_file(std::string path) : path_(std::move(path)) {
         if (path_.empty()) throw io_error("cannot write a file with an empty path");
+        check_regular_destination(path_);
         static std::atomic<unsigned> counter{0};
         for (int attempt = 0; attempt < 100; ++attempt) {
             const auto stamp = static_cast<unsigned long long>(
@@ -203,6 +216,7 @@ public:
             const int err = errno;
             throw io_error("cannot close '" + path_ + "': " + errno_str(err));
         }
+        check_regular_destination(path_);  // again: it may have appeared while the file was written
         if (::rename(tmp_.c_str(), path_.c_str()) != 0) {
             const int err = errno;
             throw io_error("cannot rename '" + tmp_ + "' to '" + path_ + "': " + errno_str(err));
