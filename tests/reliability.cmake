@@ -35,16 +35,8 @@ target_link_libraries(test_threads PRIVATE Threads::Threads)
 # inside the test); the kernels' own arch coverage is test_properties_kernels (three builds).
 compress_add_test(test_properties_linear ${CMAKE_CURRENT_LIST_DIR}/test_properties_linear.cpp)
 
-# Streamed compression of big checkpoints by the CLI (tools/cli/stream.hpp), once commands.hpp
-# calls it (the wiring into the io helper's rewritten commands.hpp is pending: see
-# docs/reliability.md "Big checkpoints").
-set(_cmds "")
-if(EXISTS ${PROJECT_SOURCE_DIR}/tools/cli/commands.hpp)
-  file(READ ${PROJECT_SOURCE_DIR}/tools/cli/commands.hpp _cmds)
-endif()
-string(FIND "${_cmds}" "#include \"stream.hpp\"" _wired)
-if(EXISTS ${PROJECT_SOURCE_DIR}/tools/cli/stream.hpp AND NOT _wired EQUAL -1)
-  compress_add_test(test_cli_stream ${CMAKE_CURRENT_LIST_DIR}/test_cli_stream.cpp)
-  target_include_directories(test_cli_stream PRIVATE ${PROJECT_SOURCE_DIR}/tools)
-  target_link_libraries(test_cli_stream PRIVATE Threads::Threads)
-endif()
+# Streamed compression of big checkpoints by the CLI (tools/cli/stream.hpp, called by
+# commands.hpp for quantize and per-tensor prune).
+compress_add_test(test_cli_stream ${CMAKE_CURRENT_LIST_DIR}/test_cli_stream.cpp)
+target_include_directories(test_cli_stream PRIVATE ${PROJECT_SOURCE_DIR}/tools)
+target_link_libraries(test_cli_stream PRIVATE Threads::Threads)

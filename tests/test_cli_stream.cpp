@@ -1,9 +1,11 @@
 // Streamed compression of big checkpoints (tools/cli/stream.hpp, issue 10): the `compress`
-// tool run in-process with tiny chunks, so every rank-2 weight is cut into many blocks of
-// rows compressed on two threads. The output must hold exactly the parts the library's
-// whole-tensor scheme gives (computed here independently with the registry's scheme on the
-// whole tensor), errors must name positions in the whole tensor, and a failure (write error,
-// SIGINT, bad input half way) must leave no output and no temporary file.
+// tool run in-process with tiny chunks, so every rank-2 weight a scheme handles row by row is
+// cut into many blocks of rows compressed on two threads. For every quantization scheme and
+// every (criterion, grouping, --store) the output must hold what the in-memory path writes
+// (built here with the registry's scheme on whole tensors and io::save_compressed): the same
+// metadata and description byte for byte, the same parts byte for byte. Errors must name
+// positions in the whole tensor, and a failure (write error, SIGINT, bad input half way, an
+// output that is not a regular file) must leave no output and no temporary file.
 #include <catch2/catch.hpp>
 
 #include <dirent.h>
@@ -17,6 +19,7 @@
 #include <cstring>
 #include <fstream>
 #include <random>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -100,67 +103,86 @@ io::tensor random_tensor(io::dtype t, io::shape_type shape, std::mt19937& rng) {
 }
 
 /// A checkpoint: rank-2 weights of several shapes (rows not a multiple of the chunk, columns
-/// not a multiple of 64), a conv weight, a bias.
+/// not a multiple of 64, more than 256 columns), a conv weight, a bias.
 std::map<std::string, io::tensor> checkpoint(io::dtype t, std::uint32_t seed) {
     std::mt19937 rng(seed);
     std::map<std::string, io::tensor> m;
     m.emplace("a.weight", random_tensor(t, {37, 64}, rng));
     m.emplace("b.weight", random_tensor(t, {50, 96}, rng));
     m.emplace("c.weight", random_tensor(t, {9, 160}, rng));
+    m.emplace("d.weight", random_tensor(t, {40, 272}, rng));  // > 256 columns: 16-bit CSR column indices
     m.emplace("conv.weight", random_tensor(t, {4, 3, 2, 2}, rng));
     m.emplace("a.bias", random_tensor(t, {37}, rng));
     return m;
 }
 
-/// The part bytes of `name` in an opened file, by role.
-std::map<std::string, std::vector<std::uint8_t>> part_bytes(const io::compressed_file& f, const io::compressed_entry& e) {
-    std::map<std::string, std::vector<std::uint8_t>> out;
-    for (const auto& [role, part] : e.parts) {
-        const auto v = f.file().view(part);
-        out[role] = std::vector<std::uint8_t>(v.data(), v.data() + v.nbytes());
+/// The file the in-memory path writes for the same command: every entry of `in_path` in a
+/// model (the selected ones through `whole` on the whole tensor, the others copied), saved by
+/// io::save_compressed. Built here with the library, independently of stream.hpp.
+template <class Whole>
+void write_in_memory(const std::string& in_path, const std::string& out_path, const std::set<std::string>& selected,
+                     Whole whole) {
+    const auto in = io::load_compressed(in_path);
+    io::compressed_model m;
+    for (const auto& e : in.entries()) {
+        if (selected.count(e.name)) whole(m, in.file().view(e.parts.at("values")));
+        else m.copy_entry(in, e);
     }
-    return out;
+    io::save_compressed(out_path, m, in.user_metadata());
 }
 
-/// Every entry of `out` equals what `whole(m, view)` writes for the whole input tensor
-/// (selected entries) or the input entry itself (the others).
-template <class Whole>
-void check_same_as_whole(const std::string& in_path, const std::string& out_path, const std::set<std::string>& selected,
-                         Whole whole) {
-    const auto in = io::load_compressed(in_path);
-    const auto out = io::load_compressed(out_path);
-    REQUIRE(out.entries().size() == in.entries().size());
-    for (const auto& e : in.entries()) {
-        INFO("tensor " << e.name);
-        const auto& got = out.entry(e.name);
-        if (!selected.count(e.name)) {
-            CHECK(got.representation == e.representation);
-            CHECK(part_bytes(out, got) == part_bytes(in, e));
-            continue;
-        }
-        io::compressed_model m;
-        whole(m, in.file().view(e.parts.at("values")));
-        const auto& want = m.entries().at(e.name);
-        CHECK(got.representation == want.representation);
-        CHECK(got.shape == want.shape);
-        CHECK(got.original_dtype == want.original_dtype);
-        CHECK(got.attributes == want.attributes);
-        REQUIRE(got.parts == want.parts);
-        for (const auto& [role, part] : want.parts) {
-            INFO("part " << role);
-            const auto& t = m.parts().at(part);
-            const auto v = out.file().view(part);
-            CHECK(v.type() == t.type());
-            CHECK(v.shape() == t.shape());
-            REQUIRE(v.nbytes() == t.nbytes());
-            CHECK(std::memcmp(v.data(), t.data(), t.nbytes()) == 0);
-        }
+/// Two safetensors files hold the same content: the same metadata byte for byte (the user's
+/// and the compressed-model description, with every entry's representation, shape, dtype,
+/// attributes and parts), the same tensors with the same dtype, shape and bytes. Only the
+/// order of the data section may differ (the streamed writer goes in input order, the
+/// in-memory one sorts by element size).
+void check_same_content(const std::string& streamed, const std::string& in_memory) {
+    const auto a = io::load_safetensors(streamed);
+    const auto b = io::load_safetensors(in_memory);
+    CHECK(a.metadata() == b.metadata());
+    auto na = a.names(), nb = b.names();
+    std::sort(na.begin(), na.end());
+    std::sort(nb.begin(), nb.end());
+    REQUIRE(na == nb);
+    for (const auto& name : nb) {
+        INFO("part " << name);
+        const auto va = a.view(name), vb = b.view(name);
+        CHECK(va.type() == vb.type());
+        CHECK(va.shape() == vb.shape());
+        REQUIRE(va.nbytes() == vb.nbytes());
+        CHECK(std::memcmp(va.data(), vb.data(), vb.nbytes()) == 0);
     }
 }
+
+const std::set<std::string> weights = {"a.weight", "b.weight", "c.weight", "d.weight", "conv.weight"};
+
+/// Runs `args` (streamed) and checks its output against the in-memory path's; returns the
+/// streamed output's entries.
+template <class Whole>
+io::compressed_file check_streamed(const temp_dir& dir, const std::vector<std::string>& args, Whole whole,
+                                   const std::set<std::string>& selected = weights) {
+    const auto r = run(args);
+    INFO(r.err);
+    REQUIRE(r.code == 0);
+    const std::string ref = dir.file("in-memory.safetensors");
+    write_in_memory(args[1], ref, selected, whole);
+    check_same_content(args[2], ref);
+    ::unlink(ref.c_str());
+    return io::load_compressed(args[2]);
+}
+
+/// Counts the blocks of rows each tensor is written in (stream_settings::after_chunk).
+struct chunk_counter {
+    std::map<std::string, std::size_t> chunks;
+    chunk_counter() {
+        cli::detail::stream_config().after_chunk = [this](const std::string& n) { ++chunks[n]; };
+    }
+    ~chunk_counter() { cli::detail::stream_config().after_chunk = nullptr; }
+};
 
 }  // namespace
 
-TEST_CASE("cli stream: chunked quantization writes exactly the whole-tensor scheme's parts", "[cli][stream]") {
+TEST_CASE("cli stream: chunked quantization writes what the in-memory path writes, every scheme", "[cli][stream]") {
     temp_dir dir;
     const small_chunks chunks(200);  // 3 to 12 rows per chunk: many chunks per tensor, two threads
     for (const auto t : {io::dtype::f32, io::dtype::bf16}) {
@@ -169,35 +191,97 @@ TEST_CASE("cli stream: chunked quantization writes exactly the whole-tensor sche
         for (const auto& s : cli::quant_schemes()) {
             INFO("scheme " << s.name << ", " << io::dtype_name(t));
             const std::string out = dir.file(std::string("q-") + s.name + ".safetensors");
-            const auto r = run({"quantize", in, out, "--scheme", s.name});
-            INFO(r.err);
-            REQUIRE(r.code == 0);
-            check_same_as_whole(in, out, {"a.weight", "b.weight", "c.weight", "conv.weight"},
-                                [&](io::compressed_model& m, const io::tensor_view& v) { cli::quant_scheme(s.name).quantize(m, v); });
-            CHECK(io::load_compressed(out).user_metadata() == io::metadata_map{{"source", "test"}});
+            chunk_counter counted;
+            const auto f = check_streamed(dir, {"quantize", in, out, "--scheme", s.name},
+                                          [&](io::compressed_model& m, const io::tensor_view& v) {
+                                              cli::quant_scheme(s.name).quantize(m, v);
+                                          });
+            CHECK(f.user_metadata() == io::metadata_map{{"source", "test"}});
+            // per-channel and per-group schemes go in blocks of rows; per-tensor ones whole
+            const std::string n = s.name;
+            const bool rows = n != "int8-affine-tensor" && n != "fp16" && n != "bf16";
+            CHECK(counted.chunks["b.weight"] == (rows ? 25u : 1u));  // [50, 96]: 2 rows a chunk
+            CHECK(counted.chunks["conv.weight"] == 1u);
+            CHECK(counted.chunks["a.bias"] == 0u);  // copied
         }
     }
     CHECK(dir.list().size() == 2 + cli::quant_schemes().size());  // no temporary file left
 }
 
-TEST_CASE("cli stream: chunked 2:4 and whole-tensor pruning write the library's masks", "[cli][stream]") {
+TEST_CASE("cli stream: pruning writes what the in-memory path writes, every grouping and --store", "[cli][stream]") {
     temp_dir dir;
     const small_chunks chunks(256);
     const std::string in = dir.file("in.safetensors");
-    io::save_safetensors(in, checkpoint(io::dtype::bf16, 11));
-    for (const std::string g : {"2:4", "unstructured", "rows"}) {
-        INFO("grouping " << g);
-        const std::string out = dir.file("p.safetensors");
-        std::vector<std::string> args = {"prune", in, out, "--grouping", g};
-        if (g != "2:4") args.insert(args.end(), {"--amount", "0.3"});
-        const auto r = run(args);
-        INFO(r.err);
+    io::save_safetensors(in, checkpoint(io::dtype::bf16, 11), {{"source", "test"}});
+    for (const auto& c : cli::criteria()) {
+        for (const auto& g : cli::groupings()) {
+            for (const auto& st : cli::stores()) {
+                if (*st.grouping && std::string(st.grouping) != g.name) continue;  // the parser refuses these
+                const std::string crit = c.name, grouping = g.name, store = st.name;
+                INFO(crit << " " << grouping << " --store " << store);
+                const double a = g.fixed_amount > 0 ? g.fixed_amount : 0.3;
+                std::vector<std::string> args = {"prune", in, dir.file("p.safetensors"), "--criterion", crit,
+                                                 "--grouping", grouping, "--store", store};
+                if (g.fixed_amount < 0) args.insert(args.end(), {"--amount", "0.3"});
+                if (c.seeded) args.insert(args.end(), {"--seed", "5"});
+                const std::uint64_t seed = c.seeded ? 5 : 0;
+                // 4x4 blocks need rows and columns that are multiples of 4: d [40, 272] and conv [4, 3·2·2]
+                const bool square = grouping == "block4x4";
+                if (square) args.insert(args.end(), {"--only", "^(d|conv)\\.weight$"});
+                chunk_counter counted;
+                const auto f = check_streamed(
+                    dir, args,
+                    [&](io::compressed_model& m, const io::tensor_view& v) {
+                        cli::prune_scheme(crit, grouping).prune(m, v, a, seed, store);
+                    },
+                    square ? std::set<std::string>{"d.weight", "conv.weight"} : weights);
+                const bool blocks = crit == "magnitude" && grouping == "2:4";
+                CHECK(counted.chunks["b.weight"] == (blocks ? 25u : square ? 0u : 1u));
+                CHECK(counted.chunks["d.weight"] == (blocks ? 10u : 1u));
+                if (blocks) {
+                    const std::string want = store == "masked" ? "masked" : store == "csr" ? "csr" : "n_of_m";
+                    for (const char* w : {"a.weight", "b.weight", "c.weight", "d.weight"}) {
+                        CHECK(f.entry(w).representation == want);
+                    }
+                    CHECK(f.entry("conv.weight").representation == "masked");
+                }
+            }
+        }
+    }
+}
+
+TEST_CASE("cli stream: the JSON summary of a streamed prune is the in-memory one's", "[cli][stream]") {
+    temp_dir dir;
+    const small_chunks chunks(256);
+    const std::string in = dir.file("in.safetensors");
+    io::save_safetensors(in, checkpoint(io::dtype::f32, 4));
+    for (const std::string store : {"masked", "csr", "2:4"}) {
+        INFO(store);
+        const auto r = run({"--json", "prune", in, dir.file("p.safetensors"), "--grouping", "2:4", "--store", store});
         REQUIRE(r.code == 0);
-        const double a = g == "2:4" ? 0.5 : 0.3;
-        check_same_as_whole(in, out, {"a.weight", "b.weight", "c.weight", "conv.weight"},
-                            [&](io::compressed_model& m, const io::tensor_view& v) {
-                                cli::prune_scheme("magnitude", g).prune(m, v, a, 0);
-                            });
+        const auto j = compress::detail::json::parse(r.out, "cli output");
+        const auto f = io::load_compressed(dir.file("p.safetensors"));
+        std::size_t before = 0, after = 0;
+        for (const auto& t : j.find("pruned")->items) {
+            const auto& e = f.entry(t.find("name")->text);
+            INFO(e.name);
+            // magnitude 2:4 keeps exactly 2 of every 4 weights of every row
+            CHECK(t.find("sparsity")->as_double() == 0.5);
+            CHECK(t.find("representation")->text == e.representation);
+            std::uint64_t b = 0;
+            REQUIRE(t.find("bytes_after")->as_u64(b));
+            std::size_t parts = 0;
+            for (const auto& [role, part] : e.parts) parts += f.file().info(part).nbytes();
+            CHECK(b == parts);
+            after += parts;
+            before += e.size() * 4;
+        }
+        std::uint64_t ja = 0, jb = 0;
+        REQUIRE(j.find("bytes_after")->as_u64(ja));
+        REQUIRE(j.find("bytes_before")->as_u64(jb));
+        CHECK(ja == after);
+        CHECK(jb == before);
+        if (store == "masked") CHECK(f.entry("b.weight").attribute("sparsity") == std::to_string(0.5));
     }
 }
 
@@ -207,11 +291,8 @@ TEST_CASE("cli stream: a header larger than its reservation moves the data behin
     const std::string in = dir.file("in.safetensors");
     io::save_safetensors(in, checkpoint(io::dtype::f32, 3), {{"note", std::string(5000, 'x')}});
     const std::string out = dir.file("q.safetensors");
-    const auto r = run({"quantize", in, out, "--scheme", "int4-sym-g32"});
-    INFO(r.err);
-    REQUIRE(r.code == 0);
-    check_same_as_whole(in, out, {"a.weight", "b.weight", "c.weight", "conv.weight"},
-                        [](io::compressed_model& m, const io::tensor_view& v) { cli::quant_scheme("int4-sym-g32").quantize(m, v); });
+    check_streamed(dir, {"quantize", in, out, "--scheme", "int4-sym-g32"},
+                   [](io::compressed_model& m, const io::tensor_view& v) { cli::quant_scheme("int4-sym-g32").quantize(m, v); });
     CHECK(dir.list() == std::vector<std::string>{"in.safetensors", "q.safetensors"});
 }
 
@@ -219,7 +300,7 @@ TEST_CASE("cli stream: NaN in a later chunk is reported at its position in the w
     temp_dir dir;
     const small_chunks chunks(200);
     auto ck = checkpoint(io::dtype::f32, 5);
-    // b.weight [50, 96]: element (41, 7), in the 14th chunk of 3 rows
+    // b.weight [50, 96]: element (41, 7), in the 21st chunk of 2 rows
     auto& b = ck.at("b.weight");
     auto bytes = b.bytes();
     const float nan = std::nanf("");
@@ -242,6 +323,22 @@ TEST_CASE("cli stream: NaN in a later chunk is reported at its position in the w
     REQUIRE_THAT(whole, Contains("(41, 7)"));
     CHECK(r.err == "compress: " + whole + "\n");
     CHECK(dir.list() == std::vector<std::string>{"in.safetensors"});  // nothing half-written
+    // the same for 2:4 pruning in blocks of rows, with every store
+    for (const std::string store : {"auto", "masked", "csr", "2:4"}) {
+        INFO(store);
+        const auto p = run({"prune", in, out, "--grouping", "2:4", "--store", store});
+        CHECK(p.code == cli::exit_value);
+        std::string whole_prune;
+        try {
+            io::compressed_model m;
+            cli::prune_scheme("magnitude", "2:4").prune(m, f.file().view("b.weight"), 0.5, 0, store);
+        } catch (const value_error& e) {
+            whole_prune = e.what();
+        }
+        REQUIRE_THAT(whole_prune, Contains("(41, 7)"));
+        CHECK(p.err == "compress: " + whole_prune + "\n");
+        CHECK(dir.list() == std::vector<std::string>{"in.safetensors"});
+    }
 }
 
 TEST_CASE("cli stream: SIGINT half way leaves the destination as it was and says so", "[cli][stream][reject]") {
@@ -321,5 +418,18 @@ TEST_CASE("cli stream: an output that is not a regular file is refused before an
     const auto d = run({"prune", in, dir.path, "--grouping", "2:4"});
     CHECK(d.code == cli::exit_io);
     CHECK_THAT(d.err, Contains("it exists and is not a regular file (a directory)"));
+    // --global (in memory, io::save_compressed) refuses them the same way
+    const auto g = run({"prune", in, "/dev/null", "--global", "--amount", "0.5"});
+    CHECK(g.code == cli::exit_io);
+    CHECK(g.err == dev.err);
+    const std::string fifo = dir.file("fifo");
+    REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+    const auto q = run({"quantize", in, fifo, "--scheme", "int4-sym-g32"});
+    CHECK(q.code == cli::exit_io);
+    CHECK(q.err == "compress: io error: cannot write '" + fifo + "': it exists and is not a regular file (a device, FIFO or socket)\n");
+    struct stat fs {};
+    REQUIRE(::stat(fifo.c_str(), &fs) == 0);
+    CHECK(S_ISFIFO(fs.st_mode));
+    ::unlink(fifo.c_str());
     CHECK(dir.list() == std::vector<std::string>{"in.safetensors"});
 }

@@ -20,6 +20,7 @@
 #include "args.hpp"
 #include "registry.hpp"
 #include "schemes.hpp"
+#include "stream.hpp"
 
 namespace compress::cli {
 
@@ -31,6 +32,7 @@ enum exit_code : int {
     exit_io = 3,        ///< a file cannot be opened, read, written or renamed
     exit_format = 4,    ///< an input file is malformed, truncated or hostile
     exit_value = 5,     ///< the inputs are well-formed but cannot be processed (NaN weights, shapes that do not match)
+    exit_interrupted = 130,  ///< stopped by SIGINT / SIGTERM while writing (stream.hpp); nothing written
 };
 
 inline const char* version_string() { return "compress 0.1.0 (compressed-model format version 1)"; }
@@ -302,29 +304,62 @@ inline std::vector<const io::compressed_entry*> select_tensors(const io::compres
     return todo;
 }
 
+/// True when quantizing rank-2 weight `e` with `scheme` works row by row (one scale per output
+/// channel, or per group of 32 inputs that do not cross rows), so stream_compress may cut it
+/// into blocks of rows. Per-tensor schemes (one scale or a cast for the tensor) are not.
+inline bool quant_row_local(const std::string& scheme, const io::compressed_entry& e) {
+    if (e.shape.size() != 2) return false;
+    if (scheme == "int4-sym-g32") return e.shape[1] % 32 == 0;
+    return scheme == "int8-sym-channel" || scheme == "int2" || scheme == "ternary" || scheme == "binary" ||
+           scheme == "fp8";
+}
+
+/// True when pruning rank-2 weight `e` as `o` says works row by row: magnitude N:M (2:4) with
+/// whole groups in every row. Every other criterion/grouping ranks the whole tensor (or draws
+/// from one random stream for it) and is compressed whole.
+inline bool prune_row_local(const options& o, const io::compressed_entry& e) {
+    return !o.global && o.criterion == "magnitude" && o.grouping == "2:4" && e.shape.size() == 2 && e.shape[1] > 0 &&
+           e.shape[1] % 4 == 0;
+}
+
+/// The store a whole [rows, cols] 2:4 tensor gets: --store auto decides by the bytes of the whole
+/// tensor (registry.hpp store_matrix: the 2:4 format unless it is not smaller than masked), so a
+/// tensor written in blocks of rows is given the concrete store up front, never a per-block choice.
+inline std::string store_for_rows(const options& o, const io::compressed_entry& e) {
+    if (o.store != "auto") return o.store;
+    using S = n_of_m_matrix<float, 2, 4>;
+    const std::size_t rows = e.shape[0], cols = e.shape[1];
+    const std::size_t groups = (cols + 3) / 4, words = (groups * 2 * S::index_bits + 63) / 64;
+    const std::size_t sparse = rows * groups * 2 * sizeof(float) + rows * words * sizeof(std::uint64_t);
+    return sparse >= masked_bytes(rows * cols) ? "masked" : "2:4";
+}
+
+inline std::function<void(std::size_t, const std::string&)> stepper(progress_bar& bar) {
+    return [&bar](std::size_t d, const std::string& l) { bar.step(d, l); };
+}
+
 inline int cmd_quantize(const options& o, console& c) {
     const auto& scheme = quant_scheme(o.scheme);
-    const auto in = io::load_compressed(o.positional[0]);
+    // streamed (stream.hpp): tensor by tensor from the mapped input, row-local schemes on big
+    // rank-2 weights in blocks of rows on two threads, the output written as it goes
+    const auto in = io::load_compressed(o.positional[0], io::map_mode::always);
     const auto todo = select_tensors(in, o, "quantize");
-    io::compressed_model m;
     progress_bar bar(c, o, todo.size());
-    std::size_t done = 0;
+    const auto r = stream_compress(
+        in, todo,
+        [&](io::compressed_model& m, const io::tensor_view& v) {
+            quantize_tensor(scheme, v, m);
+            return 0.0;
+        },
+        [&](const io::compressed_entry& e) { return quant_row_local(o.scheme, e); }, o.positional[1], in.user_metadata(),
+        true, stepper(bar));
     std::size_t before = 0, after_selected = 0;
     json::value list = json::make_array();
-    for (const auto& e : in.entries()) {
-        const bool selected = std::find(todo.begin(), todo.end(), &e) != todo.end();
-        if (!selected) {
-            m.copy_entry(in, e);
-            continue;
-        }
-        bar.step(done++, e.name);
-        const auto t = quantize_tensor(scheme, in.file().view(e.parts.at("values")), m);
-        before += t.bytes_before;
-        after_selected += t.bytes_after;
-        list.items.push_back(json::make_string(e.name));
+    for (const auto* e : todo) {
+        before += dense_bytes(*e);
+        after_selected += r.bytes.at(e->name);
+        list.items.push_back(json::make_string(e->name));
     }
-    bar.step(done, "writing " + o.positional[1]);
-    io::save_compressed(o.positional[1], m, in.user_metadata());
     bar.finish();
     if (o.json) {
         json::value r = json::make_object();
@@ -345,47 +380,64 @@ inline int cmd_quantize(const options& o, console& c) {
 
 // ------------------------------------------------------------------ prune
 inline int cmd_prune(const options& o, console& c) {
-    const auto in = io::load_compressed(o.positional[0]);
+    const auto in = io::load_compressed(o.positional[0], o.global ? io::map_mode::automatic : io::map_mode::always);
     const auto todo = select_tensors(in, o, "prune");
     const double a = *o.amount;
-    io::compressed_model m;
     progress_bar bar(c, o, todo.size());
     std::map<std::string, double> sparsity;
+    std::map<std::string, std::string> representation;
+    std::map<std::string, std::size_t> stored;
     if (o.global) {
+        // in memory: --global ranks the weights of every selected tensor together
+        check_output_path(o.positional[1]);
+        io::compressed_model m;
         std::vector<io::tensor_view> views;
         for (const auto* e : todo) views.push_back(in.file().view(e->parts.at("values")));
         bar.step(0, "ranking " + std::to_string(views.size()) + " tensors together");
         const auto sp = prune_global_scheme(o.criterion).prune(m, views, a, o.seed, o.store);
         for (std::size_t j = 0; j < todo.size(); ++j) sparsity[todo[j]->name] = sp[j];
-    }
-    std::size_t done = 0;
-    for (const auto& e : in.entries()) {
-        const bool selected = std::find(todo.begin(), todo.end(), &e) != todo.end();
-        if (!selected) {
-            m.copy_entry(in, e);
-        } else if (!o.global) {
-            bar.step(done++, e.name);
-            sparsity[e.name] = prune_tensor(o, in.file().view(e.parts.at("values")), m).sparsity;
+        for (const auto& e : in.entries()) {
+            if (std::find(todo.begin(), todo.end(), &e) == todo.end()) m.copy_entry(in, e);
         }
+        bar.step(todo.size(), "writing " + o.positional[1]);
+        io::save_compressed(o.positional[1], m, in.user_metadata());
+        for (const auto* e : todo) {
+            representation[e->name] = m.entries().at(e->name).representation;
+            stored[e->name] = entry_bytes(m, e->name);
+        }
+    } else {
+        // streamed (stream.hpp): magnitude 2:4 on big rank-2 weights in blocks of rows on two
+        // threads (with the whole tensor's store), every other tensor whole, one at a time
+        std::map<std::string, options> per_tensor;
+        for (const auto* e : todo) {
+            options t = o;
+            if (prune_row_local(o, *e)) t.store = store_for_rows(o, *e);
+            per_tensor.emplace(e->name, std::move(t));
+        }
+        const auto r = stream_compress(
+            in, todo,
+            [&](io::compressed_model& m, const io::tensor_view& v) { return prune_tensor(per_tensor.at(v.name()), v, m).sparsity; },
+            [&](const io::compressed_entry& e) { return prune_row_local(o, e); }, o.positional[1], in.user_metadata(), true,
+            stepper(bar));
+        sparsity = r.sparsity;
+        stored = r.bytes;
+        for (const auto& [name, e] : r.entries) representation[name] = e.representation;
     }
-    bar.step(todo.size(), "writing " + o.positional[1]);
-    io::save_compressed(o.positional[1], m, in.user_metadata());
     bar.finish();
     std::size_t total = 0, zeros = 0, before = 0, after = 0;
     json::value list = json::make_array();
     for (const auto* e : todo) {
         const double sp = sparsity.at(e->name);
-        const auto& out_e = m.entries().at(e->name);
         total += e->size();
         zeros += static_cast<std::size_t>(std::llround(sp * static_cast<double>(e->size())));
         before += dense_bytes(*e);
-        after += entry_bytes(m, e->name);
+        after += stored.at(e->name);
         json::value t = json::make_object();
         t.members.emplace_back("name", json::make_string(e->name));
         t.members.emplace_back("sparsity", json::make_double(sp));
-        t.members.emplace_back("representation", json::make_string(out_e.representation));
+        t.members.emplace_back("representation", json::make_string(representation.at(e->name)));
         t.members.emplace_back("bytes_before", json::make_uint(dense_bytes(*e)));
-        t.members.emplace_back("bytes_after", json::make_uint(entry_bytes(m, e->name)));
+        t.members.emplace_back("bytes_after", json::make_uint(stored.at(e->name)));
         list.items.push_back(t);
     }
     const double overall = total ? static_cast<double>(zeros) / static_cast<double>(total) : 0.0;
@@ -537,7 +589,8 @@ inline void print_help(const std::string& topic, std::ostream& out) {
                "  version                   the tool's version\n\n"
                "options of every command: --json (machine-readable output), --progress / --no-progress\n"
                "exit codes: 0 ok, 1 internal error, 2 usage, 3 file system (io), 4 malformed input file,\n"
-               "            5 input that cannot be processed (NaN weights, mismatched shapes)\n";
+               "            5 input that cannot be processed (NaN weights, mismatched shapes),\n"
+               "            130 interrupted by SIGINT/SIGTERM (the output is not written)\n";
         return;
     }
     if (topic == "inspect") {
@@ -605,6 +658,8 @@ inline int run(const std::vector<std::string>& args, console& c) {
         if (o.command == "prune") return detail::cmd_prune(o, c);
         if (o.command == "report") return detail::cmd_report(o, c);
         return fail(exit_internal, "internal", "internal error: command '" + o.command + "' has no implementation");
+    } catch (const interrupted_error& e) {
+        return fail(exit_interrupted, "interrupted", e.what());
     } catch (const usage_error& e) {
         return fail(exit_usage, "usage", e.what());
     } catch (const io_error& e) {

@@ -5,9 +5,13 @@
 //
 //  - Rank-2 weights whose scheme works row by row (per-channel / per-group quantization,
 //    N:M magnitude pruning) are cut into blocks of rows ("chunks"); two worker threads
-//    compress chunks while the calling thread writes finished ones in order. The output is
-//    the bytes the whole-tensor scheme gives (tests/test_cli_stream.cpp compares them).
-//    Other tensors are compressed whole, one at a time.
+//    compress chunks while the calling thread writes finished ones in order. The chunks'
+//    parts are joined into the parts the whole-tensor scheme gives: parts stacked by rows
+//    (values, codes, scales, packed masks: every chunk but the last holds a multiple of 64
+//    weights), CSR row pointers shifted by the entries before them, a masked entry's
+//    "sparsity" attribute recomputed for the whole tensor (tests/test_cli_stream.cpp compares
+//    every part and the description byte for byte with the in-memory path). Other tensors
+//    are compressed whole, one at a time.
 //  - Pages of the mapped input are dropped (madvise) once a chunk is done, so they do not
 //    accumulate in the resident set.
 //  - The output is a temporary file beside the destination; the safetensors header goes
@@ -96,31 +100,31 @@ struct stream_settings {
     std::size_t header_reserve = 0;                     ///< 0: estimated from the input
     unsigned workers = 2;                               ///< threads compressing chunks
     std::function<void(const std::string&)> after_tensor;  ///< test hook: called after each tensor is written
+    std::function<void(const std::string&)> after_chunk;   ///< test hook: called after each block (or whole tensor) is compressed and written
 };
 inline stream_settings& stream_config() {
     static stream_settings s;
     return s;
 }
 
-/// Drops the whole pages of [p, p + n) of a read-only file mapping from the resident set.
-inline void drop_pages(const void* p, std::size_t n) {
+/// Drops the pages of [p, p + n) of a read-only private file mapping from the resident set:
+/// the whole pages inside the range, or (`outward`) every page the range touches. Dropping a
+/// page that is still needed is harmless (the next access maps it again from the page cache),
+/// so outward drops may cover a neighbour's bytes. Only for file mappings: on anonymous
+/// memory MADV_DONTNEED would zero the data.
+inline void drop_pages(const void* p, std::size_t n, bool outward = false) {
     static const std::size_t page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
     auto b = reinterpret_cast<std::uintptr_t>(p);
     auto e = b + n;
-    b = (b + page - 1) / page * page;
-    e = e / page * page;
+    b = outward ? b / page * page : (b + page - 1) / page * page;
+    e = outward ? (e + page - 1) / page * page : e / page * page;
     if (e > b) ::madvise(reinterpret_cast<void*>(b), e - b, MADV_DONTNEED);
 }
 
 /// Throws io_error unless `path` is absent or a regular file: renaming over a device, a
-/// directory or a FIFO would destroy it (as root, even /dev/full).
-inline void check_output_path(const std::string& path) {
-    struct stat st {};
-    if (::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
-        throw io_error("cannot write '" + path + "': it exists and is not a regular file " +
-                       (S_ISDIR(st.st_mode) ? "(a directory)" : "(a device, FIFO or socket)"));
-    }
-}
+/// directory or a FIFO would destroy it (as root, even /dev/full). The io library's
+/// atomic_file applies the same rule with the same message.
+inline void check_output_path(const std::string& path) { compress::detail::check_regular_destination(path); }
 
 /// The value_error the library's check_finite would throw for the first NaN/Inf of a chunk
 /// of rows, with the position in the whole tensor.
@@ -301,15 +305,17 @@ inline std::vector<std::pair<std::string, const io::tensor*>> parts_in_order(con
 struct stream_result {
     std::map<std::string, io::compressed_entry> entries;
     std::map<std::string, std::size_t> bytes;  ///< per entry, sum of its parts
+    std::map<std::string, double> sparsity;    ///< per compressed entry, what the transform returned for the whole tensor
 };
 
-/// Compresses one tensor into a model (a scheme of the registry).
-using tensor_transform = std::function<void(io::compressed_model&, const io::tensor_view&)>;
+/// Compresses one tensor into a model (a scheme of the registry); returns the fraction of
+/// its weights that are pruned (0 for quantization).
+using tensor_transform = std::function<double(io::compressed_model&, const io::tensor_view&)>;
 
 /// Writes `out_path`: the entries of `in` in file order, those in `todo` through `transform`
 /// (chunked by rows when `row_local(entry)` says the scheme works row by row on it), the
-/// others copied unchanged. `step(done, label)` reports progress. `drop` says the input is
-/// memory-mapped, so its pages may be dropped once used.
+/// others copied unchanged. `step(done, label)` reports progress. `drop`: drop the input's
+/// pages from the resident set once used (done only when the input is memory-mapped).
 inline stream_result stream_compress(const io::compressed_file& in, const std::vector<const io::compressed_entry*>& todo,
                                      const tensor_transform& transform,
                                      const std::function<bool(const io::compressed_entry&)>& row_local,
@@ -322,6 +328,7 @@ inline stream_result stream_compress(const io::compressed_file& in, const std::v
     }
     detail::check_output_path(out_path);
     detail::interrupt_guard guard;
+    drop = drop && in.file().mapped();
 
     // entries in the order of their data in the file: the mapped input is read front to back
     std::vector<const io::compressed_entry*> order;
@@ -396,7 +403,7 @@ inline stream_result stream_compress(const io::compressed_file& in, const std::v
                     detail::check_interrupt(out_path);
                     const std::size_t n = std::min(slice, v.nbytes() - at);
                     out.write(v.data() + at, n);
-                    if (drop) detail::drop_pages(v.data() + at, n);
+                    if (drop) detail::drop_pages(v.data() + at, n, true);
                 }
                 end_part(std::move(p), v.shape());
                 b += v.nbytes();
@@ -418,30 +425,49 @@ inline stream_result stream_compress(const io::compressed_file& in, const std::v
             }
             if (chunk_rows == 0) {
                 io::compressed_model m;
-                transform(m, v);
+                result.sparsity[e->name] = transform(m, v);
                 write_model(m);
-                if (drop) detail::drop_pages(v.data(), v.nbytes());
+                if (cfg.after_chunk) cfg.after_chunk(e->name);
+                if (drop) detail::drop_pages(v.data(), v.nbytes(), true);
             } else {
                 const std::size_t nchunks = (rows + chunk_rows - 1) / chunk_rows;
                 const std::size_t row_bytes = cols * io::dtype_size(v.type());
+                struct chunk_out {
+                    io::compressed_model m;
+                    std::size_t pruned = 0;  ///< weights the chunk's mask prunes
+                };
                 auto run_chunk = [&, e](std::size_t c) {
                     const std::size_t r0 = c * chunk_rows, r1 = std::min(rows, r0 + chunk_rows);
                     io::tensor_view cv(e->name, v.type(), {r1 - r0, cols}, v.data() + r0 * row_bytes, (r1 - r0) * row_bytes);
-                    std::vector<float> f(cv.size());
-                    cv.copy_to(f.data());
-                    detail::check_finite_rows(v, f, r0 * cols);
-                    std::vector<float>().swap(f);
-                    io::compressed_model m;
-                    transform(m, cv);
+                    chunk_out out;
+                    double sp = 0.0;
+                    try {
+                        sp = transform(out.m, cv);
+                    } catch (const value_error&) {
+                        // the library names a NaN/Inf by its position in the block: say where
+                        // it is in the whole tensor instead (the in-memory path's message)
+                        std::vector<float> f(cv.size());
+                        cv.copy_to(f.data());
+                        detail::check_finite_rows(v, f, r0 * cols);
+                        throw;
+                    }
+                    // sparsity = pruned / size exactly (mask::sparsity), so rounding recovers the count
+                    out.pruned = static_cast<std::size_t>(std::llround(sp * static_cast<double>(cv.size())));
                     if (drop) detail::drop_pages(cv.data(), cv.nbytes());
-                    return m;
+                    return out;
                 };
                 // parts: the largest is streamed chunk by chunk; the others (scales, masks) are
                 // collected and written after it
-                std::deque<std::future<io::compressed_model>> inflight;
+                std::deque<std::future<chunk_out>> inflight;
                 std::size_t next = 0;
                 std::string big;
                 io::compressed_entry entry;
+                std::size_t pruned = 0;
+                std::set<std::string> pointer_parts;  // CSR row pointers: shifted, not stacked
+                auto without_sparsity = [](std::map<std::string, std::string> a) {
+                    a.erase("sparsity");  // a masked chunk's own fraction; recomputed for the whole below
+                    return a;
+                };
                 std::map<std::string, std::vector<std::uint8_t>> held;
                 std::map<std::string, io::shape_type> shapes;
                 std::map<std::string, io::dtype> types;
@@ -451,46 +477,75 @@ inline stream_result stream_compress(const io::compressed_file& in, const std::v
                     while (inflight.size() < workers && next < nchunks) {
                         inflight.push_back(std::async(std::launch::async, run_chunk, next++));
                     }
-                    io::compressed_model m = inflight.front().get();
+                    chunk_out co = inflight.front().get();
                     inflight.pop_front();
                     detail::check_interrupt(out_path);
+                    const io::compressed_model& m = co.m;
+                    pruned += co.pruned;
                     const auto& ce = m.entries().at(e->name);
                     if (c == 0) {
                         entry = ce;
+                        if (entry.representation == "csr") pointer_parts.insert(entry.parts.at("row_ptr"));
+                        // the largest part is streamed (never a pointer part, which is shifted)
                         std::size_t most = 0;
                         for (const auto& [name, t] : m.parts()) {
-                            if (t.nbytes() >= most) {
+                            if (!pointer_parts.count(name) && t.nbytes() >= most) {
                                 most = t.nbytes();
                                 big = name;
                             }
                         }
                         big_part = begin_part(e->name, big, m.parts().at(big).type());
-                    } else if (ce.attributes != entry.attributes || ce.parts != entry.parts ||
-                               ce.representation != entry.representation) {
+                    } else if (without_sparsity(ce.attributes) != without_sparsity(entry.attributes) ||
+                               ce.parts != entry.parts || ce.representation != entry.representation) {
                         throw std::logic_error("streamed compression of '" + e->name +
                                                "': chunks of rows disagree on the description");
                     }
                     for (const auto& [name, t] : m.parts()) {
                         auto& s = shapes[name];
+                        const bool pointers = pointer_parts.count(name) != 0;
                         if (c == 0) {
                             s = t.shape();
                             types[name] = t.type();
                         } else {
                             if (s.empty() || t.shape().size() != s.size() || t.type() != types[name] ||
-                                !std::equal(s.begin() + 1, s.end(), t.shape().begin() + 1)) {
+                                !std::equal(s.begin() + 1, s.end(), t.shape().begin() + 1) ||
+                                (pointers && (s.size() != 1 || t.type() != io::dtype::u32 || t.shape()[0] == 0))) {
                                 throw std::logic_error("streamed compression of '" + e->name + "': part '" + name +
                                                        "' does not stack by rows");
                             }
-                            s[0] += t.shape()[0];
+                            s[0] += t.shape()[0] - (pointers ? 1 : 0);
                         }
                         if (name == big) {
                             out.write(t.data(), t.nbytes());
+                        } else if (pointers && c > 0) {
+                            // row pointers [r + 1] of a chunk start at 0: drop that entry, shift
+                            // the others by the entries of the chunks before
+                            auto& h = held[name];
+                            const std::uint64_t base = cd::load_le<std::uint32_t>(h.data() + h.size() - 4);
+                            const std::size_t n = t.shape()[0];
+                            const std::size_t at = h.size();
+                            h.resize(at + 4 * (n - 1));
+                            for (std::size_t i = 1; i < n; ++i) {
+                                const std::uint64_t p = base + cd::load_le<std::uint32_t>(t.data() + 4 * i);
+                                if (p > UINT32_MAX) cd::check_nnz_fits(static_cast<std::size_t>(p), "csr::from_dense");
+                                cd::store_le<std::uint32_t>(h.data() + at + 4 * (i - 1), static_cast<std::uint32_t>(p));
+                            }
                         } else {
                             auto& h = held[name];
                             h.insert(h.end(), t.data(), t.data() + t.nbytes());
                         }
                     }
+                    if (drop) {
+                        // the workers drop their block's whole pages; a fault of a neighbouring
+                        // block may map some of them again (fault-around, large folios), so
+                        // the main thread drops everything behind the blocks still in flight
+                        const std::size_t r0 = (c == 0 ? 0 : c - 1) * chunk_rows;
+                        const std::size_t r1 = std::min(rows, (c + 1) * chunk_rows);
+                        detail::drop_pages(v.data() + r0 * row_bytes, (r1 - r0) * row_bytes, true);
+                    }
+                    if (cfg.after_chunk) cfg.after_chunk(e->name);
                 }
+                if (drop) detail::drop_pages(v.data(), v.nbytes(), true);
                 end_part(std::move(big_part), shapes[big]);
                 std::size_t b = parts.back().end - parts.back().begin;
                 std::vector<std::string> rest;
@@ -505,6 +560,9 @@ inline stream_result stream_compress(const io::compressed_file& in, const std::v
                     b += held[name].size();
                 }
                 entry.shape = v.shape();
+                const double sparsity = static_cast<double>(pruned) / static_cast<double>(v.size());
+                if (entry.attributes.count("sparsity")) entry.attributes["sparsity"] = std::to_string(sparsity);
+                result.sparsity[e->name] = sparsity;
                 record(entry, b);
             }
         }
