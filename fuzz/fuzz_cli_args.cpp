@@ -1,5 +1,5 @@
 // Fuzz target: the `compress` tool's command-line parsing (tools/cli/args.hpp, parse_args),
-// its scheme / criterion / grouping names and the --only regular expression. The input is the
+// its scheme / criterion / grouping / --store names, --batch and the --only regular expression. The input is the
 // argument list, NUL-separated (at most 64 arguments). parse_args must either return options
 // that satisfy every rule it promises, or throw usage_error; anything else escaping
 // (std::regex_error, std::out_of_range, a crash) is a finding. Accepted options, written back
@@ -34,7 +34,9 @@ std::vector<std::string> canonical(const cli::options& o) {
         a.push_back(std::string("--amount=") + buf);
         if (o.global) a.push_back("--global");
         if (o.criterion == "random") a.push_back("--seed=" + std::to_string(o.seed));
+        a.push_back("--store=" + o.store);
     }
+    if (o.command == "report") a.push_back("--batch=" + std::to_string(o.batch));
     if (o.command == "quantize") a.push_back("--scheme=" + o.scheme);
     if (o.only) a.push_back("--only=" + *o.only);
     a.push_back("--");
@@ -45,7 +47,8 @@ std::vector<std::string> canonical(const cli::options& o) {
 bool same(const cli::options& x, const cli::options& y) {
     return x.command == y.command && x.positional == y.positional && x.json == y.json && x.progress == y.progress &&
            x.criterion == y.criterion && x.grouping == y.grouping && x.amount == y.amount && x.global == y.global &&
-           x.seed == y.seed && x.only == y.only && x.scheme == y.scheme && x.topic == y.topic;
+           x.seed == y.seed && x.store == y.store && x.batch == y.batch && x.only == y.only && x.scheme == y.scheme &&
+           x.topic == y.topic;
 }
 
 }  // namespace
@@ -79,6 +82,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     FUZZ_CHECK(known);
     if (o.command == "help" || o.command == "version") return 0;
     FUZZ_CHECK(o.positional.size() == want);
+    // --batch belongs to report (an integer in [1, 2^20]), --store to prune: elsewhere the defaults
+    FUZZ_CHECK(o.batch >= 1 && o.batch <= (std::size_t(1) << 20));
+    if (o.command != "report") FUZZ_CHECK(o.batch == 1);
+    if (o.command != "prune") FUZZ_CHECK(o.store == "auto" && o.seed == 0 && !o.global);
     if (o.command == "quantize") FUZZ_CHECK(cli::find_quant_scheme(o.scheme) != nullptr);
     if (o.command == "prune") {
         const auto* g = cli::find_grouping(o.grouping);
@@ -87,6 +94,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         FUZZ_CHECK(o.amount.has_value() && *o.amount >= 0.0 && *o.amount <= 1.0);
         if (g->fixed_amount >= 0.0) FUZZ_CHECK(*o.amount == g->fixed_amount);
         if (o.global) FUZZ_CHECK(g->global_ok);
+        if (!c->seeded) FUZZ_CHECK(o.seed == 0);
+        // a store made for one grouping's masks only with that grouping (--global: unstructured)
+        const auto* st = cli::find_store(o.store);
+        FUZZ_CHECK(st != nullptr);
+        if (*st->grouping) FUZZ_CHECK(std::string(o.global ? "unstructured" : o.grouping) == st->grouping);
     }
     if (o.only) {
         std::regex re(*o.only, std::regex::ECMAScript);  // accepted, so it must compile
