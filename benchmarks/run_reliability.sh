@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Big-checkpoint benchmark (issue 10): a synthetic checkpoint of TENSORS bf16 tensors of
-# ROWS x COLS (default 32 x 4096 x 16384 = 8 GiB) in a temporary directory (removed after),
+# ROWS x COLS (default 64 x 4096 x 16384 x 2 bytes = 8 GiB, largest tensor 128 MiB) in a
+# temporary directory (removed after),
 # compressed by the `compress` tool (tensor by tensor, mapped input, streamed output, two
 # threads) with int8 and int4 quantization and 2:4 pruning, next to `cp` of the same file.
 # Reports wall time, GB/s (input bytes / wall time) and peak RSS (/usr/bin/time) against
@@ -13,9 +14,9 @@ build=${1:?usage: run_reliability.sh BUILD_DIR}
 cd "$(dirname "$0")/.."
 tool=$build/tools/compress
 [ -x "$tool" ] || { echo "run_reliability: $tool not built" >&2; exit 1; }
-tensors=${TENSORS:-32}
+tensors=${TENSORS:-64}
 note=""
-[ "$tensors" = 32 ] || note="TENSORS=$tensors given: scaled down from the 32-tensor (8 GiB) checkpoint by the caller. "
+[ "$tensors" = 64 ] || note="TENSORS=$tensors given: scaled down from the 64-tensor (8 GiB) checkpoint by the caller. "
 rows=${ROWS:-4096}
 cols=${COLS:-16384}
 base=${BIG_DIR:-${TMPDIR:-/tmp}}
@@ -53,7 +54,8 @@ load0=$(cut -d' ' -f1-3 /proc/loadavg)
 measure "cp" sh -c "cp '$in' '$dir/copy.safetensors' && sync -f '$dir/copy.safetensors'" | tee -a "$results"
 rm -f "$dir/copy.safetensors"
 measure "quantize int8 (int8-sym-channel)" "$tool" --no-progress quantize "$in" "$dir/q8.safetensors" --scheme int8-sym-channel | tee -a "$results"
-"$tool" inspect "$dir/q8.safetensors" | head -1 > "$dir/q8.txt"; rm -f "$dir/q8.safetensors"
+"$tool" inspect "$dir/q8.safetensors" > "$dir/q8.txt"  # (not piped into head: SIGPIPE under pipefail)
+rm -f "$dir/q8.safetensors"
 measure "quantize int4 (int4-sym-g32)" "$tool" --no-progress quantize "$in" "$dir/q4.safetensors" --scheme int4-sym-g32 | tee -a "$results"
 rm -f "$dir/q4.safetensors"
 measure "prune 2:4 (magnitude)" "$tool" --no-progress prune "$in" "$dir/p24.safetensors" --grouping 2:4 | tee -a "$results"
