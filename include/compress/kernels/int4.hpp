@@ -130,18 +130,20 @@ inline typename V::vf s4_chunk_dot(typename V::vi v, const float* xc, typename V
 /// permuted x (which the R rows share through the cache). Out of line for the same reason as
 /// s8_groups_dot; the partial last chunk is peeled off (masked load).
 template <class V, std::size_t R, class S>
-__attribute__((noinline)) void s4_rows_dot(const float* xp, const std::uint8_t* const* wrows, std::size_t K,
-                                           std::size_t G, const S* const* srows, const s4_lanes& lanes,
-                                           float* tot) noexcept {
+__attribute__((noinline)) void s4_rows_dot(const float* xp, const std::uint8_t* const* wrows,
+                                           const std::uint8_t* const* pfrows, std::size_t K, std::size_t G,
+                                           const S* const* srows, const s4_lanes& lanes, float* tot) noexcept {
     using vf = typename V::vf;
     constexpr std::size_t W = V::W, C = 8 * W;
     const std::size_t ngroups = div_up(K, G), full = K / C;
     const std::uint8_t* wr[R];
+    const std::uint8_t* pf[R];
     const S* sr[R];
     vf t[R];
     COMPRESS_UNROLL4
     for (std::size_t r = 0; r < R; ++r) {
         wr[r] = wrows[r];
+        pf[r] = pfrows[r];
         sr[r] = srows[r];
         t[r] = V::zero();
     }
@@ -149,9 +151,16 @@ __attribute__((noinline)) void s4_rows_dot(const float* xp, const std::uint8_t* 
     const std::int32_t* idx = lanes.idx.data();
     for (std::size_t c = 0; c < full; ++c) {
         COMPRESS_UNROLL4
-        for (std::size_t r = 0; r < R; ++r)
+        for (std::size_t r = 0; r < R; ++r) {
+#if defined(COMPRESS_X86)
+            // the same bytes of the next block's rows: when other processes have pushed the
+            // codes out of L3, two short row streams are too few for the hardware prefetcher
+            // (free when the codes are cached: the loop is bound by vector operations)
+            _mm_prefetch(reinterpret_cast<const char*>(pf[r] + c * (C / 2)), _MM_HINT_T0);
+#endif
             t[r] = s4_chunk_dot<V>(V::nibbles(wr[r] + c * (C / 2)), xp + c * C,
                                    s4_chunk_scales<V>(sr[r], ngroups, first[c], idx + c * W), t[r]);
+        }
     }
     if (full * C < K) {
         const std::size_t c = full, nbytes = div_up(K, 2) - c * (C / 2);
@@ -180,13 +189,15 @@ void wo_int4_gemv(const float* x, [[maybe_unused]] const float* xp, [[maybe_unus
                 const std::size_t n0 = static_cast<std::size_t>(ni) * R;
                 const std::size_t nr = std::min(R, N - n0);
                 const std::uint8_t* wr[R];
+                const std::uint8_t* pf[R];
                 const S* srow[R];
                 for (std::size_t r = 0; r < R; ++r) {
                     wr[r] = w + (n0 + std::min(r, nr - 1)) * ldw;
+                    pf[r] = w + std::min(n0 + R + r, N - 1) * ldw;
                     srow[r] = gs.s + (n0 + std::min(r, nr - 1)) * gs.row_stride;
                 }
                 float tot[R];
-                s4_rows_dot<V, R>(xp, wr, K, gs.group, srow, lanes, tot);
+                s4_rows_dot<V, R>(xp, wr, pf, K, gs.group, srow, lanes, tot);
                 for (std::size_t r = 0; r < nr; ++r) y[n0 + r] = tot[r] + (bias ? bias[n0 + r] : 0.0f);
             }
             return;
