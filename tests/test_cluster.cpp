@@ -7,18 +7,14 @@
 
 #include <compress/cluster.hpp>
 
+#include "test_random.hpp"
+
 using namespace compress;
 using Catch::Matchers::Contains;
 using Catch::Matchers::StartsWith;
 
 namespace {
-xt::xtensor<float, 2> normal_matrix(std::size_t r, std::size_t c, unsigned seed) {
-    std::mt19937 rng(seed);
-    std::normal_distribution<float> d(0.0f, 1.0f);
-    xt::xtensor<float, 2> w = xt::xtensor<float, 2>::from_shape({r, c});
-    for (auto& v : w) v = d(rng);
-    return w;
-}
+using test_random::normal_matrix;
 
 // Plain Lloyd (O(n k) nearest-centroid search, means recomputed from scratch), as a reference.
 std::vector<double> naive_lloyd(const std::vector<double>& x, std::vector<double> c, int iters) {

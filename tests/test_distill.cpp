@@ -7,6 +7,8 @@
 
 #include <compress/distill.hpp>
 
+#include "test_random.hpp"
+
 #include "families_golden.hpp"
 
 using namespace compress;
@@ -15,11 +17,7 @@ using Catch::Matchers::StartsWith;
 
 namespace {
 xt::xtensor<float, 2> random_matrix(std::size_t r, std::size_t c, unsigned seed, float scale = 2.0f) {
-    std::mt19937 rng(seed);
-    std::normal_distribution<float> d(0.0f, scale);
-    xt::xtensor<float, 2> m = xt::xtensor<float, 2>::from_shape({r, c});
-    for (auto& v : m) v = d(rng);
-    return m;
+    return test_random::normal_matrix(r, c, seed, scale);
 }
 
 // Central finite difference of f (a scalar function of x) at every entry of x.

@@ -6,6 +6,8 @@
 #include <optional>
 
 #include <compress/nn.hpp>
+
+#include "nn_test_util.hpp"
 #include <compress/nn/compression.hpp>
 
 using namespace compress;
@@ -13,42 +15,8 @@ using nn::tensor;
 
 namespace {
 
-struct toy_data {
-    tensor x;
-    nn::labels y;
-};
-// Labels: arg-max of a fixed random linear map of the inputs (learnable by a small MLP).
-toy_data make_toy(std::size_t n, std::size_t dim, std::size_t classes, std::uint64_t seed) {
-    nn::generator gen(seed);
-    toy_data d;
-    d.x = tensor::from_shape({n, dim});
-    for (auto& v : d.x) v = gen.uniform(-1.f, 1.f);
-    xt::xtensor<float, 2> proj = xt::zeros<float>({classes, dim});
-    for (auto& v : proj) v = gen.uniform(-1.f, 1.f);
-    d.y = nn::labels::from_shape({n});
-    for (std::size_t i = 0; i < n; ++i) {
-        std::size_t best = 0;
-        float best_v = -1e30f;
-        for (std::size_t c = 0; c < classes; ++c) {
-            float s = 0;
-            for (std::size_t j = 0; j < dim; ++j) s += proj(c, j) * d.x(i, j);
-            if (s > best_v) {
-                best_v = s;
-                best = c;
-            }
-        }
-        d.y(i) = static_cast<std::int64_t>(best);
-    }
-    return d;
-}
-
-nn::sequential mlp(nn::generator& gen) {
-    nn::sequential m;
-    m.add("fc1", nn::linear(8, 32, gen));
-    m.add("relu1", nn::relu());
-    m.add("fc2", nn::linear(32, 3, gen));
-    return m;
-}
+using nn_test::make_toy;
+nn::sequential mlp(nn::generator& gen) { return nn_test::mlp(gen, 8, 32, 3); }
 
 // Sparsity 0.3 from step 5, 0.6 from step 10, 0.8 from step 20; nothing before step 5.
 struct staircase {

@@ -10,47 +10,16 @@
 
 #include <compress/nn.hpp>
 
+#include "nn_test_util.hpp"
+
 using namespace compress;
 using nn::tensor;
 
 namespace {
 
-nn::sequential mlp(nn::generator& gen, std::size_t in, std::size_t hidden, std::size_t out) {
-    nn::sequential m;
-    m.add("fc1", nn::linear(in, hidden, gen));
-    m.add("relu1", nn::relu());
-    m.add("fc2", nn::linear(hidden, out, gen));
-    return m;
-}
-
-// A small synthetic classification problem: the label is the arg-max of a fixed linear map.
-struct toy_data {
-    tensor x;
-    nn::labels y;
-};
-toy_data make_toy(std::size_t n, std::size_t dim, std::size_t classes, std::uint64_t seed) {
-    nn::generator gen(seed);
-    toy_data d;
-    d.x = tensor::from_shape({n, dim});
-    for (auto& v : d.x) v = gen.uniform(-1.f, 1.f);
-    xt::xtensor<float, 2> proj = xt::zeros<float>({classes, dim});
-    for (auto& v : proj) v = gen.uniform(-1.f, 1.f);
-    d.y = nn::labels::from_shape({n});
-    for (std::size_t i = 0; i < n; ++i) {
-        std::size_t best = 0;
-        float best_v = -1e30f;
-        for (std::size_t c = 0; c < classes; ++c) {
-            float s = 0;
-            for (std::size_t j = 0; j < dim; ++j) s += proj(c, j) * d.x(i, j);
-            if (s > best_v) {
-                best_v = s;
-                best = c;
-            }
-        }
-        d.y(i) = static_cast<std::int64_t>(best);
-    }
-    return d;
-}
+using nn_test::make_toy;
+using nn_test::mlp;
+using nn_test::toy_data;
 
 // Keeps the largest (1 − s) fraction of |w| (ties by index) — a reference magnitude pruner
 // for these tests, independent of prune.hpp.

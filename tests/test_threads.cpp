@@ -22,6 +22,8 @@
 #include <compress/prune.hpp>
 #include <compress/quantize.hpp>
 
+#include "test_random.hpp"
+
 using namespace compress;
 
 namespace {
@@ -29,13 +31,7 @@ namespace {
 constexpr int threads = 4;
 constexpr int iterations = 3;
 
-xt::xtensor<float, 2> random_matrix(std::size_t r, std::size_t c, unsigned seed) {
-    std::mt19937 rng(seed);
-    std::normal_distribution<float> nd(0.0f, 1.0f);
-    auto w = xt::xtensor<float, 2>::from_shape({r, c});
-    for (auto& v : w) v = nd(rng);
-    return w;
-}
+using test_random::normal_matrix;
 
 /// Runs `work(thread_index)` on `threads` threads started together; every call must return a
 /// value equal to `expected`. Returns the number of mismatches (checked on the main thread:
@@ -61,7 +57,7 @@ int run_concurrently(const R& expected, F work) {
 }  // namespace
 
 TEST_CASE("threads: a shared const quantizer quantizes identically from several threads", "[threads][quantize]") {
-    const auto w = random_matrix(48, 160, 1);
+    const auto w = normal_matrix(48, 160, 1);
     const quantizer<int8, symmetric, per_channel<0>> q8;
     const quantizer<int4, affine, per_group<32>> q4;
     const quantizer<fp8_e4m3, symmetric, per_channel<0>> qf8;
@@ -87,14 +83,14 @@ TEST_CASE("threads: a shared const quantizer quantizes identically from several 
 }
 
 TEST_CASE("threads: pruning from several threads gives identical masks", "[threads][prune]") {
-    const auto w = random_matrix(64, 128, 2);
+    const auto w = normal_matrix(64, 128, 2);
     const auto m1 = compute_mask<magnitude>(w, 0.7);
     const auto m2 = compute_mask<magnitude, n_of_m<2, 4>>(w);
     const auto m3 = compute_mask<magnitude, rows<l2>>(w, 0.25);
     CHECK(run_concurrently(m1, [&](int) { return compute_mask<magnitude>(w, 0.7); }) == 0);
     CHECK(run_concurrently(m2, [&](int) { return compute_mask<magnitude, n_of_m<2, 4>>(w); }) == 0);
     CHECK(run_concurrently(m3, [&](int) { return compute_mask<magnitude, rows<l2>>(w, 0.25); }) == 0);
-    const auto big = random_matrix(300, 300, 3);  // large enough for the radix selection path
+    const auto big = normal_matrix(300, 300, 3);  // large enough for the radix selection path
     const auto mb = compute_mask<magnitude>(big, 0.9);
     CHECK(run_concurrently(mb, [&](int) { return compute_mask<magnitude>(big, 0.9); }) == 0);
 }
@@ -105,8 +101,8 @@ TEST_CASE("threads: low-bit and dense kernels from several threads give identica
     // -Waggressive-loop-optimizations in the scalar tail of row_absmax (kernels/int8.hpp)
     static volatile std::size_t sizes[3] = {6, 70, 200};
     const std::size_t M = sizes[0], N = sizes[1], K = sizes[2];
-    const auto x = random_matrix(M, K, 4);
-    const auto wf = random_matrix(N, K, 5);
+    const auto x = normal_matrix(M, K, 4);
+    const auto wf = normal_matrix(N, K, 5);
     std::vector<std::int8_t> w8(N * K);
     std::vector<std::uint8_t> w4(N * ((K + 1) / 2), 0);
     for (std::size_t j = 0; j < N * K; ++j) {
@@ -167,7 +163,7 @@ TEST_CASE("threads: low-bit and dense kernels from several threads give identica
 
 TEST_CASE("threads: one opened safetensors file read from several threads", "[threads][io]") {
     std::map<std::string, io::tensor> tensors;
-    for (int i = 0; i < 5; ++i) tensors["t" + std::to_string(i)] = random_matrix(20, 30 + i, 10u + unsigned(i));
+    for (int i = 0; i < 5; ++i) tensors["t" + std::to_string(i)] = normal_matrix(20, 30 + i, 10u + unsigned(i));
     const auto f = io::read_safetensors(io::to_safetensors_bytes(tensors));
     const auto expected = f.get<float, 2>("t3");
     CHECK(run_concurrently(expected, [&](int) { return f.get<float, 2>("t3"); }) == 0);
