@@ -50,6 +50,7 @@ measure() {  # name, then the command; prints "name seconds rss_kib"
 results=$dir/results.txt
 : > "$results"
 load0=$(cut -d' ' -f1-3 /proc/loadavg)
+up0=$(uptime)
 # cp + sync: the machine's copy speed of the same file, flushed to disk like the tool's output (fsync)
 measure "cp" sh -c "cp '$in' '$dir/copy.safetensors' && sync -f '$dir/copy.safetensors'" | tee -a "$results"
 rm -f "$dir/copy.safetensors"
@@ -61,6 +62,8 @@ rm -f "$dir/q4.safetensors"
 measure "prune 2:4 (magnitude)" "$tool" --no-progress prune "$in" "$dir/p24.safetensors" --grouping 2:4 | tee -a "$results"
 rm -f "$dir/p24.safetensors"
 load1=$(cut -d' ' -f1-3 /proc/loadavg)
+up1=$(uptime)
+bound=$((tensor_bytes * 3 / 2 + 64 * 1024 * 1024))  # 1.5 x largest tensor + a 64 MiB constant
 
 report=$build/reliability-results.md
 {
@@ -70,17 +73,21 @@ report=$build/reliability-results.md
   echo "largest tensor $(numfmt --to=iec $tensor_bytes); memory bound 1.5 x largest = $(numfmt --to=iec $((tensor_bytes * 3 / 2))) + a small constant."
   [ -z "$note" ] || echo "$note"
   echo "Command: \`bash benchmarks/run_reliability.sh $build\` (\`make bench-big\`); $(nproc) cores; load average $load0 before, $load1 after."
+  echo "\`uptime\` before: \`$up0\`; after: \`$up1\`."
   echo "GB/s = input bytes / wall time (10^9 bytes); every output is fsync'ed before the rename, cp is followed by sync."
+  echo "Memory bound checked: peak RSS <= 1.5 x largest tensor + 64 MiB = $(numfmt --to=iec $bound)."
   echo
-  echo "| run | wall s | GB/s | peak RSS | RSS / largest tensor |"
-  echo "|---|---|---|---|---|"
+  echo "| run | wall s | GB/s | peak RSS | RSS / largest tensor | within bound |"
+  echo "|---|---|---|---|---|---|"
   while read -r line; do
     name=${line% * *}
     rest=${line#"$name "}
     secs=${rest% *}
     rss=${rest#* }
-    printf '| %s | %.1f | %.2f | %s | %.2f |\n' "$name" "$secs" "$(echo "$size / $secs / 1000000000" | bc -l)" \
-      "$(numfmt --to=iec $((rss * 1024)))" "$(echo "$rss * 1024 / $tensor_bytes" | bc -l)"
+    ok=yes
+    [ $((rss * 1024)) -le "$bound" ] || ok=NO
+    printf '| %s | %.1f | %.2f | %s | %.2f | %s |\n' "$name" "$secs" "$(echo "$size / $secs / 1000000000" | bc -l)" \
+      "$(numfmt --to=iec $((rss * 1024)))" "$(echo "$rss * 1024 / $tensor_bytes" | bc -l)" "$ok"
   done < "$results"
 } > "$report"
 cat "$report"
