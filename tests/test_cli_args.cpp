@@ -87,6 +87,14 @@ TEST_CASE("cli args: every misuse is a usage_error naming the argument", "[cli][
     rejects({"quantize", "a", "b", "--scheme", "int3"}, "unknown scheme 'int3' (int8-sym-channel, int8-affine-tensor");
     rejects({"quantize", "a", "b", "--scheme", "fp16", "--scheme", "bf16"}, "'--scheme' given twice");
     rejects({"quantize", "a", "b", "--scheme", "fp16", "--only", "("}, "--only: invalid regular expression '('");
+    // numbers libstdc++ 12's regex compiler would overflow (undefined behaviour; fuzz finding)
+    rejects({"quantize", "a", "b", "--scheme", "fp16", "--only", "(a)\\3333333333333333333333"},
+            "--only: invalid regular expression '(a)\\3333333333333333333333': a repeat count or back-reference has more than 9 digits");
+    rejects({"prune", "a", "b", "--amount", "0.5", "--only", "a{1,99999999999999999999}"},
+            "a repeat count or back-reference has more than 9 digits");
+    rejects({"prune", "a", "b", "--amount", "0.5", "--only", "a{12345678901}"}, "has more than 9 digits");
+    CHECK(parse_args({"prune", "a", "b", "--amount", "0.5", "--only", "layer1234567890\\.w{1,3}"}).only ==
+          std::string("layer1234567890\\.w{1,3}"));  // long literal digits are fine
     rejects({"inspect", "a", "--json=yes"}, "'--json' takes no value");
     rejects({"prune", "a", "b"}, "'prune' needs --amount");
     rejects({"prune", "a", "b", "--amount", "1.5"}, "--amount must be a fraction in [0, 1], got 1.5");

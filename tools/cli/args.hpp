@@ -117,6 +117,30 @@ inline std::string join_names(const std::vector<std::string>& names) {
 
 }  // namespace detail
 
+/// True when a back-reference (`\` digits) or a repeat count (`{` digits) of regex `re` has
+/// more than 9 digits. libstdc++ 12's regex compiler accumulates such numbers in a `long`
+/// without an overflow check (undefined behaviour for 19+ digits; fuzz finding
+/// fuzz/regressions/cli_args/regex-backref-overflow), and no pattern needs a number that large:
+/// counts above the compiler's state limit are rejected by it anyway.
+inline bool has_long_regex_number(const std::string& re) {
+    auto digits_at = [&](std::size_t i) {
+        std::size_t n = 0;
+        while (i + n < re.size() && re[i + n] >= '0' && re[i + n] <= '9') ++n;
+        return n;
+    };
+    for (std::size_t i = 0; i < re.size(); ++i) {
+        if (re[i] == '\\') {
+            if (digits_at(i + 1) > 9) return true;
+            ++i;  // the escaped character
+        } else if (re[i] == '{') {
+            const std::size_t lo = digits_at(i + 1);
+            if (lo > 9) return true;
+            if (i + 1 + lo < re.size() && re[i + 1 + lo] == ',' && digits_at(i + 2 + lo) > 9) return true;
+        }
+    }
+    return false;
+}
+
 /// Commands and the number of files each takes.
 inline const std::vector<std::pair<std::string, std::size_t>>& commands() {
     static const std::vector<std::pair<std::string, std::size_t>> c = {
@@ -218,6 +242,10 @@ inline options parse_args(const std::vector<std::string>& args) {
             o.scheme = value;
         } else if (name == "--only") {
             once(seen_only);
+            if (has_long_regex_number(value)) {
+                throw usage_error("--only: invalid regular expression '" + value +
+                                  "': a repeat count or back-reference has more than 9 digits");
+            }
             try {
                 std::regex re(value, std::regex::ECMAScript);
                 (void)re;
