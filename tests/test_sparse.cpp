@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <string>
 #include <vector>
 
 #include <xtensor/xarray.hpp>
@@ -150,6 +151,52 @@ TEST_CASE("bsr with a mask needs whole blocks", "[sparse][bsr]") {
                       "value error: bsr<2,2>::from_dense: mask of tensor 'fc2.weight' keeps 1 of 4 weights of block "
                       "(0, 0); a blocks<2,2> mask keeps whole blocks");
     CHECK_THROWS_AS(bsr22::from_dense(w, mask<2>({2, 5})), shape_error);
+}
+
+TEST_CASE("bsr::from_parts validates hostile arrays", "[sparse][bsr]") {
+    // 3x3 with 2x2 blocks: block row 0 holds block column 0, block row 1 block column 1,
+    // whose padding (row 3, column 3) is zero.
+    const std::vector<float> vals = {1, 2, 3, 4, 5, 0, 0, 0};
+    const auto ok = bsr22::from_parts(3, 3, {0, 1, 2}, {0, 1}, vals);
+    CHECK((ok.to_dense() == xt::xtensor<float, 2>{{1, 2, 0}, {3, 4, 0}, {0, 0, 5}}));
+    const std::string who = "format error: bsr<2,2>::from_parts: ";
+    CHECK_THROWS_AS(bsr22::from_parts(3, 3, {0, 1}, {0}, {1, 2, 3, 4}), format_error);
+    CHECK_THROWS_WITH(bsr22::from_parts(3, 3, {0, 1}, {0}, {1, 2, 3, 4}),
+                      who + "block_ptr has 2 entries, 2 block rows need 3");
+    CHECK_THROWS_WITH(bsr22::from_parts(3, 3, {1, 1, 2}, {0, 1}, vals), who + "block_ptr[0] must be 0, got 1");
+    CHECK_THROWS_WITH(bsr22::from_parts(3, 3, {0, 1, 1}, {0, 1}, vals),
+                      who + "block_ptr ends at 1 but there are 2 block columns");
+    CHECK_THROWS_WITH(bsr22::from_parts(3, 3, {0, 1, 2}, {0, 1}, {1, 2, 3, 4, 5, 0, 0}),
+                      who + "7 values for 2 blocks of 4");
+    CHECK_THROWS_WITH(bsr22::from_parts(3, 3, {0, 3, 2}, {0, 1}, vals), who + "block_ptr decreases at block row 1");
+    CHECK_THROWS_WITH(bsr22::from_parts(3, 3, {0, 1, 2}, {0, 2}, vals),
+                      who + "block column 2 in block row 1 is out of range for 2 block columns");
+    CHECK_THROWS_WITH(bsr22::from_parts(3, 3, {0, 2, 2}, {1, 0}, {1, 0, 2, 0, 3, 4, 5, 6}),
+                      who + "block columns of block row 0 are not strictly increasing");
+    CHECK_THROWS_WITH(bsr22::from_parts(3, 3, {0, 1, 2}, {0, 1}, {1, 2, 3, 4, 5, 6, 0, 0}),
+                      who + "block 1 (block row 1) has a nonzero value in its padding outside the matrix");
+}
+
+TEST_CASE("n_of_m_matrix::from_parts validates hostile arrays", "[sparse][n_of_m]") {
+    // 2:4, 2-bit positions packed from bit 0: a 1x4 row keeping columns 0 and 2 is the word 0b1000.
+    const auto ok = nm24::from_parts(1, 4, {1.5f, -2.f}, {0b1000});
+    CHECK((ok.to_dense() == xt::xtensor<float, 2>{{1.5f, 0, -2.f, 0}}));
+    const std::string who = "format error: n_of_m_matrix<2,4>::from_parts: ";
+    CHECK_THROWS_AS(nm24::from_parts(1, 4, {1.f, 2.f, 3.f}, {0b1000}), format_error);
+    CHECK_THROWS_WITH(nm24::from_parts(1, 4, {1.f, 2.f, 3.f}, {0b1000}), who + "3 values, a [1, 4] matrix stores 2");
+    CHECK_THROWS_WITH(nm24::from_parts(1, 4, {1.f, 2.f}, {}), who + "0 position words, a [1, 4] matrix has 1");
+    // positions 2 then 1
+    CHECK_THROWS_WITH(nm24::from_parts(1, 4, {1.f, 2.f}, {0b0110}),
+                      who + "row 0, group 0, slot 1: positions are not strictly increasing");
+    // a bit set after the row's 4 bits of positions
+    CHECK_THROWS_WITH(nm24::from_parts(1, 4, {1.f, 2.f}, {0b11000}), who + "row 0 has bits set after its last position");
+    // a 3-wide (last) group cannot hold position 3
+    CHECK_THROWS_WITH(nm24::from_parts(1, 3, {1.f, 2.f}, {0b1100}),
+                      who + "row 0, group 0, slot 1: position 3 is outside the group of 3 columns");
+    // 1x5: the second group is one column wide, so its slot 1 must be position 0 with value 0
+    CHECK((nm24::from_parts(1, 5, {1.f, 2.f, 3.f, 0.f}, {0b0100}).to_dense() == xt::xtensor<float, 2>{{1, 2, 0, 0, 3}}));
+    CHECK_THROWS_WITH(nm24::from_parts(1, 5, {1.f, 2.f, 3.f, 7.f}, {0b0100}),
+                      who + "row 0, group 1, slot 1 lies past the end of the row but is not position 0 with value 0");
 }
 
 TEST_CASE("n_of_m_matrix packs 2-bit positions (hand-computed 2:4)", "[sparse][n_of_m]") {

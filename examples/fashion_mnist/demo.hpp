@@ -11,15 +11,8 @@
 #include <compress/nn.hpp>
 #include <compress/nn/fashion_mnist.hpp>
 
-// The headers of the library that land in parallel with this demo: a row whose pieces are not
-// there yet says so in the table instead of being measured another way.
-#if __has_include(<compress/linear.hpp>) && __has_include(<compress/sparse.hpp>)
 #include <compress/linear.hpp>
 #include <compress/sparse.hpp>
-#define COMPRESS_DEMO_HAVE_LINEAR 1
-#else
-#define COMPRESS_DEMO_HAVE_LINEAR 0
-#endif
 
 #include <cstddef>
 #include <cstdint>

@@ -1,13 +1,8 @@
 // Distillation into a 784-32-10 student, and weight averaging of two fine-tuned copies.
 #include "demo.hpp"
 
-#if __has_include(<compress/distill.hpp>) && __has_include(<compress/fuse.hpp>)
 #include <compress/distill.hpp>
 #include <compress/fuse.hpp>
-#define COMPRESS_DEMO_HAVE_FAMILIES 1
-#else
-#define COMPRESS_DEMO_HAVE_FAMILIES 0
-#endif
 
 #include <cstdio>
 
@@ -18,11 +13,6 @@ outcome distill_student(const context& c) {
     outcome o;
     o.method = "distilled student 784-32-10 (KD, T = 4)";
     o.kernel = "fp32 sgemm (small dense)";
-#if !COMPRESS_DEMO_HAVE_FAMILIES
-    (void)c;
-    o.missing = "not yet: distill.hpp is not on main";
-    return o;
-#else
     auto teacher = std::make_shared<nn::sequential>(c.clone_dense());
     nn::sequential student = make_mlp({784, 32, 10}, c.opt.seed + 400);
     const double temperature = 4.0, alpha = 0.1;
@@ -54,18 +44,12 @@ outcome distill_student(const context& c) {
                   const_cast<nn::sequential&>(c.dense).parameters().numel());
     o.note = b;
     return o;
-#endif
 }
 
 outcome weight_averaging(const context& c) {
     outcome o;
     o.method = "weight averaging of two fine-tuned copies";
     o.kernel = "fp32 sgemm";
-#if !COMPRESS_DEMO_HAVE_FAMILIES
-    (void)c;
-    o.missing = "not yet: fuse.hpp is not on main";
-    return o;
-#else
     const double t0 = now_seconds();
     nn::sequential a = c.clone_dense(), b = c.clone_dense();
     train_plan pa;
@@ -102,7 +86,6 @@ outcome weight_averaging(const context& c) {
                   c.opt.ft_epochs, 100 * acc_a, 100 * acc_b);
     o.note = n;
     return o;
-#endif
 }
 
 }  // namespace

@@ -4,17 +4,7 @@
 
 #include <compress/prune.hpp>
 
-#if __has_include(<compress/cluster.hpp>)
 #include <compress/cluster.hpp>
-#define COMPRESS_DEMO_HAVE_CLUSTER 1
-#else
-#define COMPRESS_DEMO_HAVE_CLUSTER 0
-#endif
-#if __has_include(<compress/prune/schedule.hpp>) && __has_include(<compress/prune/remove.hpp>)
-#define COMPRESS_DEMO_HAVE_PRUNE2 1
-#else
-#define COMPRESS_DEMO_HAVE_PRUNE2 0
-#endif
 
 #include <cmath>
 #include <optional>
@@ -28,11 +18,6 @@ using mask2 = compress::mask<2>;
 /// Deploys every layer as CSR (compress::csr<float> from the weights kept by its mask) run by
 /// compress::linear(x, csr, bias); null (and `missing` set) when sparse.hpp / linear.hpp are absent.
 std::shared_ptr<deployed_model> deploy_csr(nn::sequential& m, [[maybe_unused]] std::string& missing) {
-#if !COMPRESS_DEMO_HAVE_LINEAR
-    (void)m;
-    missing = "not yet: sparse.hpp / compress::linear(x, csr) are not on main";
-    return nullptr;
-#else
     auto d = std::make_shared<deployed_model>();
     const std::size_t n = num_layers(m);
     for (std::size_t i = 1; i <= n; ++i) {
@@ -49,17 +34,18 @@ std::shared_ptr<deployed_model> deploy_csr(nn::sequential& m, [[maybe_unused]] s
         d->layers.push_back(std::move(dl));
     }
     return d;
-#endif
 }
 
-/// The weights as masked tensors (values + bit-packed keep-mask), the biases dense.
-compress::io::compressed_model masked_file(nn::sequential& m) {
+/// The pruned weights as CSR (the representation the deployed model runs: fp32 values,
+/// narrow column indices, row pointers), so the file is as small as the model in memory; a
+/// masked tensor would store every value plus the mask, more than the dense file. Biases dense.
+compress::io::compressed_model sparse_file(nn::sequential& m) {
     compress::io::compressed_model f;
     for (std::size_t i = 1, n = num_layers(m); i <= n; ++i) {
         nn::linear& l = fc(m, i);
         const std::string p = "fc" + std::to_string(i);
         if (l.weight.keep) {
-            f.add(p + ".weight", compress::io::masked_tensor<float, 2>{l.weight.value, *l.weight.keep});
+            f.add(p + ".weight", compress::csr<float>::from_dense(l.weight.value, *l.weight.keep));
         } else {
             f.add(p + ".weight", l.weight.value);
         }
@@ -117,7 +103,7 @@ outcome global90(const context& c) {
     o.train_seconds = train(m, c.data, c.opt, finetune_plan(c, "fine-tune", c.opt.ft_epochs));
     std::printf("  %s\n", sparsity_line(m).c_str());
     o.model = deploy_csr(m, o.missing);
-    o.file = masked_file(m);
+    o.file = sparse_file(m);
     o.has_file = true;
     o.note = "One magnitude threshold over the three weight matrices (`prune_global<magnitude>`, 90%); " +
              sparsity_line(m) + ". Stored and run as `csr<float>` (fp32 values, narrow column indices).";
@@ -130,11 +116,6 @@ outcome gradual90(const context& c) {
     outcome o;
     o.method = "gradual 0→90% (polynomial decay) + fine-tune";
     o.kernel = "csr spmm";
-#if !COMPRESS_DEMO_HAVE_PRUNE2
-    (void)c;
-    o.missing = "not yet: prune.hpp's schedules (polynomial_decay) are not on main";
-    return o;
-#else
     nn::sequential m = c.clone_dense();
     const std::size_t epochs = c.opt.ft_epochs + 1;
     const std::size_t nb = (c.data.train_y.size() + c.opt.batch - 1) / c.opt.batch;
@@ -167,7 +148,7 @@ outcome gradual90(const context& c) {
     o.train_seconds = train(m, c.data, c.opt, plan);
     std::printf("  %zu mask updates, last at sparsity %.3f; %s\n", updates, last, sparsity_line(m).c_str());
     o.model = deploy_csr(m, o.missing);
-    o.file = masked_file(m);
+    o.file = sparse_file(m);
     o.has_file = true;
     char b[200];
     std::snprintf(b, sizeof b,
@@ -176,7 +157,6 @@ outcome gradual90(const context& c) {
                   static_cast<long long>(end), static_cast<long long>(every), epochs);
     o.note = b + sparsity_line(m) + ".";
     return o;
-#endif
 }
 
 // ------------------------------------------------------------ 50% rows + remove_neurons
@@ -185,11 +165,6 @@ outcome rows50(const context& c) {
     outcome o;
     o.method = "50% neurons (rows, L2) + remove_neurons + fine-tune";
     o.kernel = "fp32 sgemm (smaller dense)";
-#if !COMPRESS_DEMO_HAVE_PRUNE2
-    (void)c;
-    o.missing = "not yet: prune.hpp's remove_neurons is not on main";
-    return o;
-#else
     nn::sequential m = c.clone_dense();
     // fc1 -> fc2: drop half of fc1's neurons (rows of fc1.weight by L2 norm), and their inputs in fc2.
     compress::layer_pair<float, 2, 2> p1;
@@ -227,7 +202,6 @@ outcome rows50(const context& c) {
              "neurons' ReLU(bias) is folded into the next bias): 784-" +
              std::to_string(h1) + "-" + std::to_string(h2) + "-10, an ordinary smaller dense model.";
     return o;
-#endif
 }
 
 // ------------------------------------------------------------ Deep Compression
@@ -236,11 +210,6 @@ outcome deep_compression(const context& c) {
     outcome o;
     o.method = "Deep Compression: prune 90% + 4-bit k-means sharing + Huffman";
     o.kernel = "csr spmm (codebook values decoded)";
-#if !COMPRESS_DEMO_HAVE_CLUSTER
-    (void)c;
-    o.missing = "not yet: cluster.hpp (k-means sharing, Huffman) is not on main";
-    return o;
-#else
     nn::sequential m = c.clone_dense();
     const double t0 = now_seconds();
     // 1. prune + retrain
@@ -328,7 +297,6 @@ outcome deep_compression(const context& c) {
              "linear init) of each layer's survivors, one epoch of codebook fine-tuning (`finetune_codebook`), "
              "Huffman coding (`huffman_encode`) of the relative-index layout (`relative_encode`).";
     return o;
-#endif
 }
 
 }  // namespace

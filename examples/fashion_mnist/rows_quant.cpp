@@ -4,11 +4,7 @@
 
 #include <compress/quantize.hpp>
 
-#if COMPRESS_DEMO_HAVE_LINEAR && __has_include(<compress/kernels/linear_lowbit.hpp>)
-#define COMPRESS_DEMO_HAVE_QLINEAR 1
-#else
-#define COMPRESS_DEMO_HAVE_QLINEAR 0
-#endif
+#include <compress/linear.hpp>
 
 #include <cmath>
 #include <cstdio>
@@ -62,7 +58,6 @@ vector pixel_mean(const dataset& d) {
     return mu;
 }
 
-#if COMPRESS_DEMO_HAVE_QLINEAR
 /// Deploys quantized layers: y = compress::linear(x, W_q, b) through the kernel of W_q's scheme.
 ///
 /// `center` (binary / ternary weights): those kernels binarize their input (bit = x >= 0,
@@ -94,16 +89,11 @@ std::shared_ptr<deployed_model> deploy(const quantized_layers<Q>& q, const vecto
     }
     return d;
 }
-#endif
 
 /// Fills the row from the quantized layers: the deployed model, or why there is none.
 template <class Q>
 outcome finish(outcome o, quantized_layers<Q>&& q, const vector* center = nullptr) {
-#if COMPRESS_DEMO_HAVE_QLINEAR
     o.model = deploy(q, center);
-#else
-    o.missing = "not yet: compress::linear(x, quantized_tensor) is not on main";
-#endif
     if (center) {
         q.file.add("input_center", *center);
         o.reportable = false;  // `compress report` compares tensor by tensor: input_center has no dense counterpart
@@ -144,7 +134,6 @@ outcome ptq_int8(const context& c) {
              "re-laid out once for the kernel (`prepack`). `compress::linear(x, packed, b)` runs W8A8: each row of "
              "activations is quantized to int8 on the fly with its own max|x|/127 scale, int32 accumulation.";
     auto q = quantize_layers<q_int8>(m);
-#if COMPRESS_DEMO_HAVE_QLINEAR
     auto d = std::make_shared<deployed_model>();
     for (std::size_t i = 0; i < q.w.size(); ++i) {
         deployed_layer l;
@@ -157,9 +146,6 @@ outcome ptq_int8(const context& c) {
         d->layers.push_back(std::move(l));
     }
     o.model = d;
-#else
-    o.missing = "not yet: compress::linear(x, packed_int8_weights) is not on main";
-#endif
     o.file = std::move(q.file);
     o.has_file = true;
     return o;
@@ -307,7 +293,6 @@ outcome w8a8_static(const context& c) {
     o.note = "Weights as in PTQ int8. Each layer's input gets one int8 scale calibrated on " + std::to_string(n_cal) +
              " training images with a `histogram_kl` observer (entropy calibration): " + scale_text +
              ". Inference: `quantize_activations(x, scale)` then `linear(quantized_activations, prepack(W_q), b)`.";
-#if COMPRESS_DEMO_HAVE_QLINEAR
     auto d = std::make_shared<deployed_model>();
     for (std::size_t i = 0; i < q.w.size(); ++i) {
         deployed_layer l;
@@ -321,9 +306,6 @@ outcome w8a8_static(const context& c) {
         d->layers.push_back(std::move(l));
     }
     o.model = d;
-#else
-    o.missing = "not yet: compress::linear(quantized_activations, packed_int8_weights) is not on main";
-#endif
     o.file = std::move(q.file);
     o.has_file = true;
     o.reportable = false;  // the fcN.input_scale tensors have no dense counterpart for `compress report`

@@ -129,13 +129,7 @@ deployed_model deploy_dense(nn::sequential& model) {
         auto b = std::make_shared<vector>(fc(model, i).bias.value);
         deployed_layer l;
         l.name = "fc" + std::to_string(i);
-#if COMPRESS_DEMO_HAVE_LINEAR
         l.run = [w, b](const matrix& x) { return compress::linear(x, *w, *b); };
-#else
-        // Until compress::linear lands: the same fp32 GEMM + bias through nn::linear's forward.
-        auto layer = std::make_shared<nn::linear>(fc(model, i));
-        l.run = [layer](const matrix& x) { return matrix(layer->forward(x, false)); };
-#endif
         l.bytes = (w->size() + b->size()) * sizeof(float);
         l.relu = i < n;
         d.layers.push_back(std::move(l));
