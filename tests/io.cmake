@@ -7,8 +7,13 @@ compress_add_test(test_io_compressed ${CMAKE_CURRENT_LIST_DIR}/test_io_compresse
 # The compress CLI (tools/): argument parsing (pure), the commands in-process, the real binary.
 compress_add_test(test_cli_args ${CMAKE_CURRENT_LIST_DIR}/test_cli_args.cpp)
 target_include_directories(test_cli_args PRIVATE ${PROJECT_SOURCE_DIR}/tools)
-compress_add_test(test_cli ${CMAKE_CURRENT_LIST_DIR}/test_cli.cpp)
+# test_cli.cpp and test_cli_stream.cpp (streamed compression, tools/cli/stream.hpp) in one program
+# and one unity TU: each TU that includes tools/cli/commands.hpp compiles the whole CLI.
+compress_add_test(test_cli ${CMAKE_CURRENT_LIST_DIR}/test_cli.cpp ${CMAKE_CURRENT_LIST_DIR}/test_cli_stream.cpp)
+set_target_properties(test_cli PROPERTIES UNITY_BUILD ON UNITY_BUILD_MODE BATCH UNITY_BUILD_BATCH_SIZE 0)
 target_include_directories(test_cli PRIVATE ${PROJECT_SOURCE_DIR}/tools)
+find_package(Threads REQUIRED)
+target_link_libraries(test_cli PRIVATE Threads::Threads)
 
 # The real binary: exit codes and messages as a shell sees them.
 if(COMPRESS_BUILD_TOOLS)

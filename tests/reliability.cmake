@@ -37,6 +37,5 @@ compress_add_test(test_properties_linear ${CMAKE_CURRENT_LIST_DIR}/test_properti
 
 # Streamed compression of big checkpoints by the CLI (tools/cli/stream.hpp, called by
 # commands.hpp for quantize and per-tensor prune).
-compress_add_test(test_cli_stream ${CMAKE_CURRENT_LIST_DIR}/test_cli_stream.cpp)
-target_include_directories(test_cli_stream PRIVATE ${PROJECT_SOURCE_DIR}/tools)
-target_link_libraries(test_cli_stream PRIVATE Threads::Threads)
+# Its test cases are part of the test_cli program (tests/io.cmake): one unity TU for both, as
+# each TU that includes tools/cli/commands.hpp compiles the whole CLI (about a minute).

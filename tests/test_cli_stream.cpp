@@ -30,7 +30,9 @@ using namespace compress;
 using Catch::Matchers::Contains;
 using Catch::Matchers::StartsWith;
 
-namespace {
+// Compiled into the test_cli program together with test_cli.cpp (one unity TU, so the CLI is
+// compiled once for both): everything here, test cases included, lives in its own namespace.
+namespace cli_stream_test {
 
 struct temp_dir {
     std::string path;
@@ -180,7 +182,6 @@ struct chunk_counter {
     ~chunk_counter() { cli::detail::stream_config().after_chunk = nullptr; }
 };
 
-}  // namespace
 
 TEST_CASE("cli stream: chunked quantization writes what the in-memory path writes, every scheme", "[cli][stream]") {
     temp_dir dir;
@@ -433,3 +434,5 @@ TEST_CASE("cli stream: an output that is not a regular file is refused before an
     ::unlink(fifo.c_str());
     CHECK(dir.list() == std::vector<std::string>{"in.safetensors"});
 }
+
+}  // namespace cli_stream_test
