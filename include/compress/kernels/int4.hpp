@@ -13,8 +13,8 @@
 // the permute reads only the low 4 bits of the index) or a shift pair and a conversion (AVX2)
 // turns it into fp32. The activations are permuted once per call into the same order, so no
 // shuffle is needed per weight. Lane j's 8 elements share a group when G % 8 == 0: the group
-// scales are applied per lane once per chunk (a permute of the row's scales). Other group sizes
-// and the scalar arch use a plain loop.
+// scales are applied per lane once per chunk (a permute of the row's scales, converted to fp32
+// once per row and segment of chunks). Other group sizes and the scalar arch use a plain loop.
 
 #include <algorithm>
 #include <cstddef>
@@ -109,37 +109,88 @@ inline typename V::vf s4_chunk_scales(const S* srow, std::size_t ngroups, std::s
     return V::permute(V::load_idx(lane_idx), V::scales(srow + g0, ngroups - g0));
 }
 
-/// t += s[lane] · Σ_i nib_i(v) · xc[i·W ..]: one chunk of one row (8 nibble extractions,
-/// two FMA chains), scaled per lane.
+/// t += s · Σ_i nib_i(v) · xv[i]: one chunk of one row (8 nibble decodes, two FMA chains, the
+/// lane scales s applied once).
 template <class V>
-inline typename V::vf s4_chunk_dot(typename V::vi v, const float* xc, typename V::vf scale, typename V::vf t) noexcept {
-    constexpr std::size_t W = V::W;
-    auto a0 = V::mul(V::template nib<0>(v), V::load(xc + 0 * W));
-    auto a1 = V::mul(V::template nib<1>(v), V::load(xc + 1 * W));
-    a0 = V::fma(V::template nib<2>(v), V::load(xc + 2 * W), a0);
-    a1 = V::fma(V::template nib<3>(v), V::load(xc + 3 * W), a1);
-    a0 = V::fma(V::template nib<4>(v), V::load(xc + 4 * W), a0);
-    a1 = V::fma(V::template nib<5>(v), V::load(xc + 5 * W), a1);
-    a0 = V::fma(V::template nib<6>(v), V::load(xc + 6 * W), a0);
-    a1 = V::fma(V::template nib<7>(v), V::load(xc + 7 * W), a1);
+inline typename V::vf s4_chunk_dot(typename V::vi v, const typename V::vf* xv, typename V::vf scale,
+                                   typename V::vf t) noexcept {
+    auto nib = [&](auto I) { return V::template nib<decltype(I)::value>(v); };
+    using std::integral_constant;
+    // two chains: one chain of 8 dependent FMAs per chunk and row measured ~2x slower (Zen 4)
+    auto a0 = V::mul(nib(integral_constant<int, 0>{}), xv[0]);
+    auto a1 = V::mul(nib(integral_constant<int, 1>{}), xv[1]);
+    a0 = V::fma(nib(integral_constant<int, 2>{}), xv[2], a0);
+    a1 = V::fma(nib(integral_constant<int, 3>{}), xv[3], a1);
+    a0 = V::fma(nib(integral_constant<int, 4>{}), xv[4], a0);
+    a1 = V::fma(nib(integral_constant<int, 5>{}), xv[5], a1);
+    a0 = V::fma(nib(integral_constant<int, 6>{}), xv[6], a0);
+    a1 = V::fma(nib(integral_constant<int, 7>{}), xv[7], a1);
     return V::fma(V::add(a0, a1), scale, t);
+}
+
+/// Decode chunks per scale segment of s4_rows_dot: the group scales of a segment's chunks
+/// (at most 16·C/8 + 1 groups, as G >= 8) are converted to fp32 once per row into a stack
+/// buffer, from which each chunk's lane scales are one permute.
+inline constexpr std::size_t s4_seg_chunks = 16;
+
+/// One chunk of the R rows (byte offset `off` in each row): x loaded once into registers and
+/// shared by the rows, each row's lane scales permuted by `li` from its converted scales sb[r]
+/// (which start at the chunk's first group), then s4_chunk_dot. Partial: the chunk has only
+/// `nbytes` bytes left in the row (masked load).
+template <class V, std::size_t R, bool Partial>
+__attribute__((always_inline)) inline void s4_chunk_rows(const std::uint8_t* const* wr,
+                                                         [[maybe_unused]] const std::uint8_t* const* pf,
+                                                         std::size_t off, [[maybe_unused]] std::size_t nbytes,
+                                                         const float* xc, typename V::vi li, const float* const* sb,
+                                                         typename V::vf* t) noexcept {
+    using vf = typename V::vf;
+    constexpr std::size_t W = V::W;
+    vf x0 = V::load(xc + 0 * W), x1 = V::load(xc + 1 * W), x2 = V::load(xc + 2 * W), x3 = V::load(xc + 3 * W);
+    vf x4 = V::load(xc + 4 * W), x5 = V::load(xc + 5 * W), x6 = V::load(xc + 6 * W), x7 = V::load(xc + 7 * W);
+#if defined(__GNUC__)
+    // keep x in registers for the R rows: g++ otherwise folds the loads into every row's FMAs,
+    // and 8 loads per chunk and row make the loop bound by loads
+    __asm__("" : "+v"(x0), "+v"(x1), "+v"(x2), "+v"(x3), "+v"(x4), "+v"(x5), "+v"(x6), "+v"(x7));
+#endif
+    const vf xv[8] = {x0, x1, x2, x3, x4, x5, x6, x7};
+    COMPRESS_UNROLL4
+    for (std::size_t r = 0; r < R; ++r) {
+        const std::uint8_t* p = wr[r] + off;
+        const vf s = V::permute(li, V::load(sb[r]));
+        if constexpr (Partial) {
+            t[r] = s4_chunk_dot<V>(V::nibbles_partial(p, nbytes), xv, s, t[r]);
+        } else {
+#if defined(COMPRESS_X86)
+            // the same bytes of the next block's rows: when other processes have pushed the
+            // codes out of L3, two short row streams are too few for the hardware prefetcher
+            // (free when the codes are cached: the loop is bound by vector operations)
+            _mm_prefetch(reinterpret_cast<const char*>(pf[r] + off), _MM_HINT_T0);
+#endif
+            t[r] = s4_chunk_dot<V>(V::nibbles(p), xv, s, t[r]);
+        }
+    }
 }
 
 /// tot[r] = Σ_k s[r, k/G] · q[r][k] · x[k] over all chunks, for the R rows wr[r] (G % 8 == 0).
 /// A chunk of a row is one vector load of 4W bytes, decoded by s4_chunk_dot against the
-/// permuted x (which the R rows share through the cache). Out of line for the same reason as
-/// s8_groups_dot; the partial last chunk is peeled off (masked load).
+/// permuted x (which the R rows share). The group scales are converted to fp32 once per row and
+/// segment of s4_seg_chunks chunks. Out of line for the same reason as s8_groups_dot; the
+/// partial last chunk is a masked load.
 template <class V, std::size_t R, class S>
 __attribute__((noinline)) void s4_rows_dot(const float* xp, const std::uint8_t* const* wrows,
                                            const std::uint8_t* const* pfrows, std::size_t K, std::size_t G,
                                            const S* const* srows, const s4_lanes& lanes, float* tot) noexcept {
     using vf = typename V::vf;
-    constexpr std::size_t W = V::W, C = 8 * W;
-    const std::size_t ngroups = div_up(K, G), full = K / C;
+    constexpr std::size_t W = V::W, C = 8 * W, SEG = s4_seg_chunks;
+    // a segment spans at most SEG·C/8 + 1 groups (G >= 8), then one vector of zeros
+    constexpr std::size_t SBUF = (SEG * C / 8 + 1 + W - 1) / W * W + W;
+    const std::size_t ngroups = div_up(K, G), full = K / C, nc = div_up(K, C), row_bytes = div_up(K, 2);
     const std::uint8_t* wr[R];
     const std::uint8_t* pf[R];
     const S* sr[R];
+    const float* sb[R];
     vf t[R];
+    alignas(64) float sbuf[R][SBUF];
     COMPRESS_UNROLL4
     for (std::size_t r = 0; r < R; ++r) {
         wr[r] = wrows[r];
@@ -149,25 +200,30 @@ __attribute__((noinline)) void s4_rows_dot(const float* xp, const std::uint8_t* 
     }
     const std::size_t* first = lanes.first.data();
     const std::int32_t* idx = lanes.idx.data();
-    for (std::size_t c = 0; c < full; ++c) {
+    for (std::size_t c0 = 0; c0 < nc; c0 += SEG) {
+        const std::size_t c1 = std::min(nc, c0 + SEG), g0 = first[c0];
+        // groups g0 .. g0+ng-1 of each row as fp32 (V::scales zero-fills lanes past the row's
+        // last group), then zeros: the lane scales of chunk c are W entries from first[c] − g0,
+        // of which those past the last lane's group are not used (lane index < W)
+        const std::size_t ng =
+            std::min(ngroups, first[c1 - 1] + static_cast<std::size_t>(idx[(c1 - 1) * W + W - 1]) + 1) - g0;
         COMPRESS_UNROLL4
         for (std::size_t r = 0; r < R; ++r) {
-#if defined(COMPRESS_X86)
-            // the same bytes of the next block's rows: when other processes have pushed the
-            // codes out of L3, two short row streams are too few for the hardware prefetcher
-            // (free when the codes are cached: the loop is bound by vector operations)
-            _mm_prefetch(reinterpret_cast<const char*>(pf[r] + c * (C / 2)), _MM_HINT_T0);
-#endif
-            t[r] = s4_chunk_dot<V>(V::nibbles(wr[r] + c * (C / 2)), xp + c * C,
-                                   s4_chunk_scales<V>(sr[r], ngroups, first[c], idx + c * W), t[r]);
+            for (std::size_t q = 0; q < ng; q += W) V::store(sbuf[r] + q, V::scales(sr[r] + g0 + q, ngroups - g0 - q));
+            V::store(sbuf[r] + round_up(ng, W), V::zero());
         }
-    }
-    if (full * C < K) {
-        const std::size_t c = full, nbytes = div_up(K, 2) - c * (C / 2);
-        COMPRESS_UNROLL4
-        for (std::size_t r = 0; r < R; ++r)
-            t[r] = s4_chunk_dot<V>(V::nibbles_partial(wr[r] + c * (C / 2), nbytes), xp + c * C,
-                                   s4_chunk_scales<V>(sr[r], ngroups, first[c], idx + c * W), t[r]);
+        std::size_t c = c0;
+        for (const std::size_t e = std::min(c1, full); c < e; ++c) {
+            COMPRESS_UNROLL4
+            for (std::size_t r = 0; r < R; ++r) sb[r] = sbuf[r] + (first[c] - g0);
+            s4_chunk_rows<V, R, false>(wr, pf, c * (C / 2), 0, xp + c * C, V::load_idx(idx + c * W), sb, t);
+        }
+        if (c < c1) {  // the partial last chunk
+            COMPRESS_UNROLL4
+            for (std::size_t r = 0; r < R; ++r) sb[r] = sbuf[r] + (first[c] - g0);
+            s4_chunk_rows<V, R, true>(wr, pf, c * (C / 2), row_bytes - c * (C / 2), xp + c * C,
+                                      V::load_idx(idx + c * W), sb, t);
+        }
     }
     COMPRESS_UNROLL4
     for (std::size_t r = 0; r < R; ++r) tot[r] = V::hsum(t[r]);
