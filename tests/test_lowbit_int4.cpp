@@ -42,7 +42,10 @@ void check_int4(const char* label) {
                            {3, 20, 96, 48, false},   {4, 17, 130, 32, false},  {9, 33, 257, 64, false},
                            {5, 6, 40, 40, true},     {1, 21, 200, 7, false},   {6, 10, 33, 10, false},
                            {1, 5, 4096, 128, false}, {17, 19, 160, 32, false}, {1, 11, 203, 8, false},
-                           {2, 9, 4104, 4104, false}, {1, 3, 1000, 8, true},   {4, 5, 203, 8, false}};
+                           {2, 9, 4104, 4104, false}, {1, 3, 1000, 8, true},   {4, 5, 203, 8, false},
+                           // GEMV scales converted per segment of 16 chunks: several segments,
+                           // the most groups per segment (G = 8), a partial last chunk
+                           {1, 3, 4136, 8, false},    {2, 5, 2600, 16, false}};
     unsigned seed = 300;
     for (const auto& c : cases) {
         INFO(std::string(label) + " M=" + std::to_string(c.M) + " N=" + std::to_string(c.N) + " K=" +
