@@ -6,7 +6,7 @@ ASAN    ?= build-asan
 PREFIX  ?= /usr/local
 CMAKE_COMMON = -DCMAKE_BUILD_TYPE=Release
 
-.PHONY: deps configure build demo test test-release test-asan bench bench-big docs install clean fuzz tsan
+.PHONY: deps configure configure-asan build demo test test-release test-asan bench bench-big docs install clean fuzz tsan
 
 deps:
 	@bash scripts/install-deps.sh
@@ -22,20 +22,28 @@ demo: configure
 	@cmake --build $(BUILD) -j $(JOBS) --target demo_program
 	@cmake --build $(BUILD) --target run_demo
 
-## The whole test suite: release build, then an ASan+UBSan build, each with every test.
+## The whole test suite: a release build and an ASan+UBSan build, each with every test.
+## The two configurations build and run side by side (two jobs each), so neither leaves a core
+## idle while its last TU compiles or its slowest test runs; each line of output is prefixed
+## with its configuration. `make test-release` / `make test-asan` run one of them.
 ## The sanitizer build is -O0 -g1 (line tables for the reports): -fsanitize=address,undefined at
 ## -O1 triples the compile time of a template-heavy TU, and compile time is what this suite costs.
-test: test-release test-asan
+ASAN_CONFIG = -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O0 -g1" \
+              -DCOMPRESS_SANITIZE=ON -DCOMPRESS_BUILD_BENCHMARKS=OFF -DCOMPRESS_BUILD_EXAMPLES=OFF
+ASAN_ENV = ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+
+test: configure configure-asan
+	@bash scripts/run-tests.sh "$(BUILD)" "$(ASAN)" "$(JOBS)"
 
 test-release: build
 	@ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
 
-test-asan: deps
-	@cmake -S . -B $(ASAN) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O0 -g1" \
-	    -DCOMPRESS_SANITIZE=ON -DCOMPRESS_BUILD_BENCHMARKS=OFF -DCOMPRESS_BUILD_EXAMPLES=OFF >/dev/null
+configure-asan: deps
+	@cmake -S . -B $(ASAN) $(ASAN_CONFIG) >/dev/null
+
+test-asan: configure-asan
 	@cmake --build $(ASAN) -j $(JOBS)
-	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	    ctest --test-dir $(ASAN) --output-on-failure -j $(JOBS)
+	@$(ASAN_ENV) ctest --test-dir $(ASAN) --output-on-failure -j $(JOBS)
 
 bench: deps
 	@cmake -S . -B $(BUILD)-bench $(CMAKE_COMMON) -DCOMPRESS_BUILD_BENCHMARKS=ON -DCOMPRESS_BUILD_TESTS=OFF >/dev/null

@@ -1,11 +1,12 @@
 # Tests of distill.hpp, regularize.hpp, fuse.hpp, cluster.hpp, lowrank.hpp (area `families`).
-compress_add_test(test_distill ${CMAKE_CURRENT_LIST_DIR}/test_distill.cpp)
-compress_add_test(test_regularize ${CMAKE_CURRENT_LIST_DIR}/test_regularize.cpp)
-compress_add_test(test_fuse ${CMAKE_CURRENT_LIST_DIR}/test_fuse.cpp)
-compress_add_test(test_cluster ${CMAKE_CURRENT_LIST_DIR}/test_cluster.cpp)
-compress_add_test(test_huffman ${CMAKE_CURRENT_LIST_DIR}/test_huffman.cpp)
-# lowrank.hpp needs LAPACKE: its test links compress::lowrank, like a user of the header.
+# One program, test_families. lowrank.hpp needs LAPACKE: with it, the program links
+# compress::lowrank, like a user of the header.
+set(_families_tests test_distill.cpp test_regularize.cpp test_fuse.cpp test_cluster.cpp test_huffman.cpp)
 if(TARGET compress_lowrank)
-  compress_add_test(test_lowrank ${CMAKE_CURRENT_LIST_DIR}/test_lowrank.cpp)
-  target_link_libraries(test_lowrank PRIVATE compress_lowrank)
+  list(APPEND _families_tests test_lowrank.cpp)
+endif()
+list(TRANSFORM _families_tests PREPEND ${CMAKE_CURRENT_LIST_DIR}/)
+compress_add_test(test_families ${_families_tests})
+if(TARGET compress_lowrank)
+  target_link_libraries(test_families PRIVATE compress_lowrank)
 endif()

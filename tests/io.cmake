@@ -1,19 +1,16 @@
 # Tests of io.hpp (files) and the compress CLI (tools/).
-compress_add_test(test_io_npy ${CMAKE_CURRENT_LIST_DIR}/test_io_npy.cpp)
-compress_add_test(test_io_safetensors ${CMAKE_CURRENT_LIST_DIR}/test_io_safetensors.cpp)
-compress_add_test(test_io_interop ${CMAKE_CURRENT_LIST_DIR}/test_io_interop.cpp)
-compress_add_test(test_io_compressed ${CMAKE_CURRENT_LIST_DIR}/test_io_compressed.cpp)
+# One program, test_io: the file formats, their property tests, and the CLI's argument parser
+# (tools/cli/args.hpp, pure).
+compress_add_test(test_io ${CMAKE_CURRENT_LIST_DIR}/test_io_npy.cpp ${CMAKE_CURRENT_LIST_DIR}/test_io_safetensors.cpp
+                  ${CMAKE_CURRENT_LIST_DIR}/test_io_interop.cpp ${CMAKE_CURRENT_LIST_DIR}/test_io_compressed.cpp
+                  ${CMAKE_CURRENT_LIST_DIR}/test_properties_io.cpp ${CMAKE_CURRENT_LIST_DIR}/test_cli_args.cpp)
+target_include_directories(test_io PRIVATE ${PROJECT_SOURCE_DIR}/tools)
 
-# The compress CLI (tools/): argument parsing (pure), the commands in-process, the real binary.
-compress_add_test(test_cli_args ${CMAKE_CURRENT_LIST_DIR}/test_cli_args.cpp)
-target_include_directories(test_cli_args PRIVATE ${PROJECT_SOURCE_DIR}/tools)
-# test_cli.cpp and test_cli_stream.cpp (streamed compression, tools/cli/stream.hpp) in one program
-# and one unity TU: each TU that includes tools/cli/commands.hpp compiles the whole CLI.
+# The compress CLI (tools/): the commands in-process, the real binary.
+# test_cli.cpp and test_cli_stream.cpp (streamed compression, tools/cli/stream.hpp): one program
+# linking the tool's library (tools/CMakeLists.txt), which is compiled once for it and the tool.
 compress_add_test(test_cli ${CMAKE_CURRENT_LIST_DIR}/test_cli.cpp ${CMAKE_CURRENT_LIST_DIR}/test_cli_stream.cpp)
-set_target_properties(test_cli PROPERTIES UNITY_BUILD ON UNITY_BUILD_MODE BATCH UNITY_BUILD_BATCH_SIZE 0)
-target_include_directories(test_cli PRIVATE ${PROJECT_SOURCE_DIR}/tools)
-find_package(Threads REQUIRED)
-target_link_libraries(test_cli PRIVATE Threads::Threads)
+target_link_libraries(test_cli PRIVATE compress_cli_lib)
 
 # The real binary: exit codes and messages as a shell sees them.
 if(COMPRESS_BUILD_TOOLS)

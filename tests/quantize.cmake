@@ -1,10 +1,5 @@
-# Tests of quantize.hpp and core/half.hpp.
-compress_add_test(test_half test_half.cpp)
-compress_add_test(test_quantized_tensor test_quantized_tensor.cpp)
-compress_add_test(test_quantize_golden test_quantize_golden.cpp)
-compress_add_test(test_quantize test_quantize.cpp)
-compress_add_test(test_quantize_formats test_quantize_formats.cpp)
-compress_add_test(test_quantize_errors test_quantize_errors.cpp)
-compress_add_test(test_quantize_observers test_quantize_observers.cpp)
-compress_add_arch_test(test_quantize_kernels test_quantize_kernels.cpp)
-compress_add_test(test_quantize_analysis test_quantize_analysis.cpp)
+# Tests of quantize.hpp: one program, test_quantize, with the quantization property tests.
+# (core/half.hpp is tested in test_core; the packing kernels in test_kernels_*, kernels.cmake.)
+compress_add_test(test_quantize test_quantize.cpp test_quantized_tensor.cpp test_quantize_golden.cpp
+                  test_quantize_formats.cpp test_quantize_errors.cpp test_quantize_observers.cpp
+                  test_quantize_analysis.cpp test_properties_quantize.cpp)

@@ -21,21 +21,9 @@ foreach(t ${_fuzz_targets})
   set_tests_properties(fuzz_regress:${t} PROPERTIES TIMEOUT 300)
 endforeach()
 
-# Property tests over random shapes and seeds.
-compress_add_test(test_properties_prune ${CMAKE_CURRENT_LIST_DIR}/test_properties_prune.cpp)
-compress_add_test(test_properties_quantize ${CMAKE_CURRENT_LIST_DIR}/test_properties_quantize.cpp)
-compress_add_test(test_properties_io ${CMAKE_CURRENT_LIST_DIR}/test_properties_io.cpp)
-compress_add_arch_test(test_properties_kernels ${CMAKE_CURRENT_LIST_DIR}/test_properties_kernels.cpp)
+# Property tests over random shapes and seeds (test_properties_*.cpp) are part of their area's
+# program: test_prune, test_quantize, test_io, test_linear, test_kernels_*.
 
 # Thread safety: built here for `make test`, and with -fsanitize=thread by `make tsan`.
-find_package(Threads REQUIRED)
 compress_add_test(test_threads ${CMAKE_CURRENT_LIST_DIR}/test_threads.cpp)
 target_link_libraries(test_threads PRIVATE Threads::Threads)
-# linear.hpp + prune + quantize + sparse is a heavy TU: built once (default arch vs scalar_arch
-# inside the test); the kernels' own arch coverage is test_properties_kernels (three builds).
-compress_add_test(test_properties_linear ${CMAKE_CURRENT_LIST_DIR}/test_properties_linear.cpp)
-
-# Streamed compression of big checkpoints by the CLI (tools/cli/stream.hpp, called by
-# commands.hpp for quantize and per-tensor prune).
-# Its test cases are part of the test_cli program (tests/io.cmake): one unity TU for both, as
-# each TU that includes tools/cli/commands.hpp compiles the whole CLI (about a minute).

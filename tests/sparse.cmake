@@ -1,14 +1,6 @@
-# Tests of the dense GEMM, sparse formats and compress::linear (issue: sparse kernels).
-compress_add_arch_test(test_gemm ${CMAKE_CURRENT_LIST_DIR}/test_gemm.cpp)
-compress_add_arch_test(test_linear_kernels ${CMAKE_CURRENT_LIST_DIR}/test_linear_kernels.cpp)
-compress_add_test(test_sparse ${CMAKE_CURRENT_LIST_DIR}/test_sparse.cpp)
-compress_add_test(test_linear ${CMAKE_CURRENT_LIST_DIR}/test_linear.cpp)
-# OpenMP: bit-identical results for 1..4 threads. Built with COMPRESS_USE_OPENMP whatever the
-# project option says, so the threaded paths are tested in every build (release and ASan).
-find_package(OpenMP COMPONENTS CXX)
-if(OpenMP_CXX_FOUND)
-  compress_add_test(test_linear_openmp ${CMAKE_CURRENT_LIST_DIR}/test_linear_openmp.cpp)
-  target_compile_options(test_linear_openmp PRIVATE -march=native)
-  target_compile_definitions(test_linear_openmp PRIVATE COMPRESS_USE_OPENMP=1 COMPRESS_TEST_ARCH="native+openmp")
-  target_link_libraries(test_linear_openmp PRIVATE OpenMP::OpenMP_CXX)
-endif()
+# Tests of the sparse formats and compress::linear (issue: sparse kernels), one program,
+# test_linear: formats, linear() on sparse and low-bit weights, and the linear property tests
+# (linear.hpp + prune + quantize + sparse, built once: default arch vs scalar_arch inside the
+# test). The kernels' own three-architecture tests are test_kernels_* (kernels.cmake).
+compress_add_test(test_linear ${CMAKE_CURRENT_LIST_DIR}/test_sparse.cpp ${CMAKE_CURRENT_LIST_DIR}/test_linear.cpp
+                  ${CMAKE_CURRENT_LIST_DIR}/test_linear_lowbit.cpp ${CMAKE_CURRENT_LIST_DIR}/test_properties_linear.cpp)

@@ -10,7 +10,10 @@
 #include <unistd.h>
 #include <vector>
 
-#include "cli/commands.hpp"
+#include <compress/kernels/cost_table.hpp>
+#include <compress/sparse.hpp>
+
+#include "cli/api.hpp"
 
 using namespace compress;
 using Catch::Matchers::Contains;
@@ -524,19 +527,10 @@ TEST_CASE("cli prune --store: stored bytes, auto, rank-4 weights, report's kerne
     const auto& bias = tensor_named(field(j, "tensors"), "net.0.bias");
     CHECK(field(bias, "kernel").text == "dense");
     CHECK(field(bias, "expected_speedup").is_null());
-#if COMPRESS_CLI_HAS_COST_MODEL
     CHECK(field(j, "cost_model").boolean);
     const double expected = expected_speedup<csr<float>>(16, 8, 8, 1.0 - static_cast<double>(kept) / 128.0);
     CHECK(field(t, "expected_speedup").as_double() == Approx(expected));
     CHECK(field(t, "expected_faster").boolean == (expected > 1.0));
-#else
-    CHECK_FALSE(field(j, "cost_model").boolean);
-    CHECK(field(t, "expected_speedup").is_null());
-    CHECK(field(t, "expected_faster").is_null());
-    CHECK_THAT(field(t, "cost_model_note").text, Contains("n/a"));
-    const auto text = run({"report", mlp, c});
-    CHECK_THAT(text.out, Contains("kernel vs dense (batch 1)") && Contains("n/a (no cost model in this build)"));
-#endif
     const auto q = dir + "/q_for_verdict.safetensors";
     REQUIRE(run({"quantize", mlp, q, "--scheme", "int8-sym-channel"}).code == 0);
     const auto qj = run_json({"report", mlp, q});

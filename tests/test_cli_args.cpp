@@ -4,6 +4,10 @@
 
 #include "cli/args.hpp"
 
+// The whole file in its own namespace: it is compiled in one unity TU with the other files of its
+// test program (tests/CMakeLists.txt), and its helpers have the same names as theirs.
+namespace test_cli_args {
+
 using namespace compress::cli;
 using Catch::Matchers::Contains;
 
@@ -113,3 +117,5 @@ TEST_CASE("cli args: every misuse is a usage_error naming the argument", "[cli][
     rejects({"help", "frobnicate"}, "no help for 'frobnicate'");
     rejects({"help", "prune", "quantize"}, "help takes at most one command name");
 }
+
+}  // namespace test_cli_args

@@ -24,7 +24,7 @@
 #include <string>
 #include <vector>
 
-#include "cli/commands.hpp"
+#include "cli/api.hpp"
 
 using namespace compress;
 using Catch::Matchers::Contains;

@@ -13,6 +13,10 @@
 
 #include <compress/kernels/gemm.hpp>
 
+// The whole file in its own namespace: it is compiled in one unity TU with the other files of its
+// test program (tests/CMakeLists.txt), and its helpers have the same names as theirs.
+namespace test_gemm {
+
 namespace {
 
 struct problem {
@@ -163,3 +167,5 @@ TEST_CASE("sgemm hand-computed 2x2", "[gemm]") {
                                                    C.data(), 2);
     CHECK(C == std::vector<float>{23, 31, 34, 46});
 }
+
+}  // namespace test_gemm

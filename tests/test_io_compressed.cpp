@@ -7,6 +7,10 @@
 
 #include <compress/io.hpp>
 
+// The whole file in its own namespace: it is compiled in one unity TU with the other files of its
+// test program (tests/CMakeLists.txt), and its helpers have the same names as theirs.
+namespace test_io_compressed {
+
 using namespace compress;
 using Catch::Matchers::Contains;
 
@@ -422,3 +426,5 @@ TEST_CASE("compressed: hostile sparse arrays are rejected with format_error", "[
                                                 "row 0, group 1, slot 1 lies past the end of the row but is not position 0 with value 0");
     }
 }
+
+}  // namespace test_io_compressed

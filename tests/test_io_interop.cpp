@@ -8,6 +8,10 @@
 
 #include <compress/io.hpp>
 
+// The whole file in its own namespace: it is compiled in one unity TU with the other files of its
+// test program (tests/CMakeLists.txt), and its helpers have the same names as theirs.
+namespace test_io_interop {
+
 using namespace compress;
 
 namespace {
@@ -59,3 +63,5 @@ TEST_CASE("interop: PyTorch MLP weights (safetensors) and inputs (.npy) give PyT
         CHECK(a == b);
     }
 }
+
+}  // namespace test_io_interop

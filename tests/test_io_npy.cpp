@@ -15,6 +15,10 @@
 
 #include <compress/io/npy.hpp>
 
+// The whole file in its own namespace: it is compiled in one unity TU with the other files of its
+// test program (tests/CMakeLists.txt), and its helpers have the same names as theirs.
+namespace test_io_npy {
+
 using namespace compress;
 using Catch::Matchers::Contains;
 
@@ -350,3 +354,5 @@ TEST_CASE("npy: files are written atomically and OS failures are io_error", "[io
     CHECK_THROWS_AS(io::load_npy(dir), io_error);
     CHECK_THROWS_WITH(io::load_npy(dir), Contains("is a directory"));
 }
+
+}  // namespace test_io_npy

@@ -16,6 +16,10 @@
 #include <compress/io/npy.hpp>
 #include <compress/io/safetensors.hpp>
 
+// The whole file in its own namespace: it is compiled in one unity TU with the other files of its
+// test program (tests/CMakeLists.txt), and its helpers have the same names as theirs.
+namespace test_io_safetensors {
+
 using namespace compress;
 using Catch::Matchers::Contains;
 
@@ -439,3 +443,5 @@ TEST_CASE("safetensors: float8 tensors read as float exactly", "[io][safetensors
     CHECK_THROWS_AS((f.get<std::uint8_t, 1>("e4")), format_error);
     CHECK(f.view("e4").data()[1] == 0x7e);
 }
+
+}  // namespace test_io_safetensors

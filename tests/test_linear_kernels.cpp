@@ -15,6 +15,10 @@
 
 #include "sparse_test_util.hpp"
 
+// The whole file in its own namespace: it is compiled in one unity TU with the other files of its
+// test program (tests/CMakeLists.txt), and its helpers have the same names as theirs.
+namespace test_linear_kernels {
+
 using namespace compress;
 
 namespace {
@@ -116,3 +120,5 @@ TEST_CASE("csr with 16-bit and 32-bit column indices", "[linear]") {
         }
     }
 }
+
+}  // namespace test_linear_kernels

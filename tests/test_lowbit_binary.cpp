@@ -13,6 +13,10 @@
 
 #include "lowbit_ref.hpp"
 
+// The whole file in its own namespace: it is compiled in one unity TU with the other files of its
+// test program (tests/CMakeLists.txt), and its helpers have the same names as theirs.
+namespace test_lowbit_binary {
+
 using namespace compress;
 using namespace compress::detail;
 using lowbit_ref::close;
@@ -129,3 +133,5 @@ TEST_CASE("binary: a per-tensor alpha and no bias", "[lowbit][binary]") {
     bin_gemm(a, w, nullptr, &y, 1);
     CHECK(y == Approx(-1.0 * 2.0 * 3.5 / 3.0));
 }
+
+}  // namespace test_lowbit_binary

@@ -17,6 +17,10 @@
 
 #include "lowbit_ref.hpp"
 
+// The whole file in its own namespace: it is compiled in one unity TU with the other files of its
+// test program (tests/CMakeLists.txt), and its helpers have the same names as theirs.
+namespace test_lowbit_int4 {
+
 using namespace compress;
 using namespace compress::detail;
 using lowbit_ref::close;
@@ -419,3 +423,5 @@ TEST_CASE("sparse low-bit weights: bad input", "[lowbit][sparse][errors]") {
     CHECK_THROWS_WITH(sparse_codebook_weights::from_parts(idx, {1.0f, 2.0f, 3.0f}),
                       Contains("codebook index 3 at (1, 2) is out of range for a codebook of 3 entries"));
 }
+
+}  // namespace test_lowbit_int4

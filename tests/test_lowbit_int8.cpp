@@ -14,6 +14,10 @@
 
 #include "lowbit_ref.hpp"
 
+// The whole file in its own namespace: it is compiled in one unity TU with the other files of its
+// test program (tests/CMakeLists.txt), and its helpers have the same names as theirs.
+namespace test_lowbit_int8 {
+
 using namespace compress;
 using namespace compress::detail;
 using lowbit_ref::close;
@@ -268,3 +272,5 @@ TEST_CASE("weight-only int8 GEMV/GEMM with float and fp16 group scales, " COMPRE
     check_weight_only_int8<xsimd::fma3<xsimd::avx2>>("avx2");
 #endif
 }
+
+}  // namespace test_lowbit_int8

@@ -15,6 +15,10 @@
 #include <compress/prune.hpp>
 #include <compress/quantize.hpp>
 
+// The whole file in its own namespace: it is compiled in one unity TU with the other files of its
+// test program (tests/CMakeLists.txt), and its helpers have the same names as theirs.
+namespace test_properties_io {
+
 using namespace compress;
 namespace io = compress::io;
 
@@ -176,3 +180,5 @@ TEST_CASE("catalogue: a hostile quantized description cannot make the reader all
     CHECK_THROWS_WITH(load(), Catch::Matchers::Contains("hostile.safetensors") && Catch::Matchers::Contains("tensor 'q'") &&
                                   Catch::Matchers::Contains("part 'codes' ('q.codes') has shape [2, 8], expected [100000000, 100000]"));
 }
+
+}  // namespace test_properties_io

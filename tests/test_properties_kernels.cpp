@@ -15,6 +15,10 @@
 #include <compress/kernels/int4.hpp>
 #include <compress/kernels/int8.hpp>
 
+// The whole file in its own namespace: it is compiled in one unity TU with the other files of its
+// test program (tests/CMakeLists.txt), and its helpers have the same names as theirs.
+namespace test_properties_kernels {
+
 using namespace compress;
 using namespace compress::detail;
 
@@ -220,3 +224,5 @@ TEST_CASE("properties: sgemm equals the double reference for random shapes and t
         CHECK(bad == 0);
     }
 }
+
+}  // namespace test_properties_kernels

@@ -10,6 +10,10 @@
 
 #include <compress/quantize.hpp>
 
+// The whole file in its own namespace: it is compiled in one unity TU with the other files of its
+// test program (tests/CMakeLists.txt), and its helpers have the same names as theirs.
+namespace test_quantize_kernels {
+
 using namespace compress;
 
 TEST_CASE("span_minmax: SIMD equals scalar, non-finite values detected anywhere", "[quantize][kernels]") {
@@ -180,3 +184,5 @@ TEST_CASE("packed bytes follow the documented layout in every arch build (not th
         CHECK(std::equal(want.begin(), want.end(), q.codes()));
     }
 }
+
+}  // namespace test_quantize_kernels

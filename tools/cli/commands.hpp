@@ -1,4 +1,7 @@
 #pragma once
+#ifndef COMPRESS_CLI_IMPLEMENTATION
+#error "an implementation header of the compress tool: include cli/api.hpp and link compress_cli_lib"
+#endif
 // The commands of the `compress` tool and `run`, which maps every failure onto an exit code
 // and a message. Output goes to the given streams, so tests run the tool in-process.
 
@@ -17,6 +20,7 @@
 
 #include <compress/io.hpp>
 
+#include "api.hpp"
 #include "args.hpp"
 #include "registry.hpp"
 #include "schemes.hpp"
@@ -24,25 +28,7 @@
 
 namespace compress::cli {
 
-/// Exit codes of the tool.
-enum exit_code : int {
-    exit_ok = 0,
-    exit_internal = 1,  ///< a bug or an exhausted resource (out of memory)
-    exit_usage = 2,     ///< the command line is wrong
-    exit_io = 3,        ///< a file cannot be opened, read, written or renamed
-    exit_format = 4,    ///< an input file is malformed, truncated or hostile
-    exit_value = 5,     ///< the inputs are well-formed but cannot be processed (NaN weights, shapes that do not match)
-    exit_interrupted = 130,  ///< stopped by SIGINT / SIGTERM while writing (stream.hpp); nothing written
-};
-
 inline const char* version_string() { return "compress 0.1.0 (compressed-model format version 1)"; }
-
-/// Where the tool writes: results to `out`, messages and the progress bar to `err`.
-struct console {
-    std::ostream& out;
-    std::ostream& err;
-    bool err_is_terminal = false;
-};
 
 /// A progress bar on the terminal: one line rewritten in place, cleared when done.
 class progress_bar {
@@ -622,9 +608,8 @@ inline void print_help(const std::string& topic, std::ostream& out) {
 
 }  // namespace detail
 
-/// Runs the tool on `args` (without the program name); returns the exit code. Every failure
-/// prints "compress: <message>" on c.err (and, with --json, {"error": ...} on c.out).
-inline int run(const std::vector<std::string>& args, console& c) {
+// Declared in api.hpp.
+int run(const std::vector<std::string>& args, console& c) {
     options o;
     bool json = false;
     for (const auto& a : args) json = json || a == "--json";

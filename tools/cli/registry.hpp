@@ -1,4 +1,7 @@
 #pragma once
+#ifndef COMPRESS_CLI_IMPLEMENTATION
+#error "an implementation header of the compress tool: include cli/api.hpp and link compress_cli_lib"
+#endif
 // The runtime registry of the `compress` tool: each name of schemes.hpp is bound here to one
 // compile-time instantiated type (a quantizer, a pruner, a sparse format). The core headers
 // have no registry; this file is the only place where names become types.
@@ -22,6 +25,7 @@
 #endif
 #include <xtensor/xarray.hpp>
 
+#include "api.hpp"
 #include "args.hpp"
 #include "schemes.hpp"
 
@@ -31,15 +35,6 @@ namespace compress::cli {
 /// conv2d [out, in, kh, kw].
 inline constexpr std::size_t min_weight_rank = 2;
 inline constexpr std::size_t max_weight_rank = 4;
-
-/// One quantization scheme: how to quantize a tensor into a model, how to recognize an
-/// entry it wrote, how to dequantize such an entry.
-struct quant_entry {
-    const quant_scheme_info* info;
-    void (*quantize)(io::compressed_model& m, const io::tensor_view& w);
-    bool (*matches)(const io::compressed_entry& e);
-    xt::xarray<float> (*dequantize)(const io::compressed_file& f, const io::compressed_entry& e);
-};
 
 namespace detail {
 
@@ -115,7 +110,7 @@ inline const std::vector<quant_entry>& quant_registry() {
     return r;
 }
 
-inline const quant_entry& quant_scheme(const std::string& name) {
+const quant_entry& quant_scheme(const std::string& name) {
     for (const auto& q : quant_registry()) {
         if (name == q.info->name) return q;
     }
@@ -123,15 +118,6 @@ inline const quant_entry& quant_scheme(const std::string& name) {
 }
 
 // ---------------------------------------------------------------------------- pruning
-
-/// One (criterion, grouping) pair: prunes one tensor into a model, written as `store` says
-/// (stores() of schemes.hpp); returns the fraction of weights the mask prunes.
-struct prune_entry {
-    const criterion_info* criterion;
-    const grouping_info* grouping;
-    double (*prune)(io::compressed_model& m, const io::tensor_view& w, double amount, std::uint64_t seed,
-                    const std::string& store);
-};
 
 /// One criterion ranking the weights of many tensors together (unstructured); returns each
 /// tensor's pruned fraction.
@@ -293,7 +279,7 @@ inline const std::vector<prune_global_entry>& prune_global_registry() {
     return r;
 }
 
-inline const prune_entry& prune_scheme(const std::string& criterion, const std::string& grouping) {
+const prune_entry& prune_scheme(const std::string& criterion, const std::string& grouping) {
     for (const auto& p : prune_registry()) {
         if (criterion == p.criterion->name && grouping == p.grouping->name) return p;
     }
@@ -307,10 +293,8 @@ inline const prune_global_entry& prune_global_scheme(const std::string& criterio
     throw usage_error("no global pruning for criterion '" + criterion + "'");
 }
 
-/// The dense float values of any entry the tool can decode: dense (any numeric dtype),
-/// masked, quantized with a registered scheme, and float csr, bsr<4,4>, n_of_m<2,4>. Throws format_error naming the
-/// representation otherwise.
-inline xt::xarray<float> decode_entry(const io::compressed_file& f, const io::compressed_entry& e) {
+// Declared in api.hpp.
+xt::xarray<float> decode_entry(const io::compressed_file& f, const io::compressed_entry& e) {
     if (e.representation == "dense" || e.representation == "masked") {
         xt::xarray<float> out = f.file().view(e.parts.at("values")).get_as<float>();
         return out;
@@ -333,8 +317,8 @@ inline xt::xarray<float> decode_entry(const io::compressed_file& f, const io::co
                        compress::detail::scheme_of(e) + ", which this build of the tool cannot decode");
 }
 
-/// Name of the registered scheme that wrote a quantized entry, or "".
-inline std::string scheme_name_of(const io::compressed_entry& e) {
+// Declared in api.hpp.
+std::string scheme_name_of(const io::compressed_entry& e) {
     for (const auto& q : quant_registry()) {
         if (q.matches(e)) return q.info->name;
     }

@@ -1,4 +1,7 @@
 #pragma once
+#ifndef COMPRESS_CLI_IMPLEMENTATION
+#error "an implementation header of the compress tool: include cli/api.hpp and link compress_cli_lib"
+#endif
 // Streaming compression for big checkpoints (issue 10): `compress quantize` and
 // `compress prune` (per tensor) read the memory-mapped input tensor by tensor and write the
 // output as they go, so the peak memory is about one tensor's working set, not the model.
@@ -46,6 +49,8 @@
 
 #include <compress/io.hpp>
 
+#include "api.hpp"
+
 namespace compress::cli {
 
 /// The run was stopped by SIGINT or SIGTERM. Exit code 130.
@@ -59,7 +64,7 @@ namespace detail {
 /// Set by the signal handler of interrupt_guard (the signal number), polled between chunks.
 inline volatile std::sig_atomic_t interrupt_signal = 0;
 
-inline void on_interrupt(int sig) { interrupt_signal = sig; }
+void on_interrupt(int sig) { interrupt_signal = sig; }
 
 /// Catches SIGINT and SIGTERM while a streamed write runs (restores the previous handlers).
 /// No SA_RESTART: a blocking write returns EINTR, so the stop is prompt.
@@ -94,15 +99,8 @@ inline void check_interrupt(const std::string& out) {
     }
 }
 
-/// Knobs for tests and the benchmark; the defaults are the tool's.
-struct stream_settings {
-    std::size_t chunk_elements = std::size_t(1) << 20;  ///< target elements per chunk of rows
-    std::size_t header_reserve = 0;                     ///< 0: estimated from the input
-    unsigned workers = 2;                               ///< threads compressing chunks
-    std::function<void(const std::string&)> after_tensor;  ///< test hook: called after each tensor is written
-    std::function<void(const std::string&)> after_chunk;   ///< test hook: called after each block (or whole tensor) is compressed and written
-};
-inline stream_settings& stream_config() {
+// stream_settings: api.hpp.
+stream_settings& stream_config() {
     static stream_settings s;
     return s;
 }
