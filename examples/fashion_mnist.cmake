@@ -52,5 +52,19 @@ if(COMPRESS_BUILD_TESTS)
                    -DOUT=${CMAKE_CURRENT_BINARY_DIR}/demo-quick-out
                    -P ${_demo_dir}/check_quick.cmake
            WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
-  set_tests_properties(example:demo_quick PROPERTIES TIMEOUT 240)
+  set_tests_properties(example:demo_quick PROPERTIES TIMEOUT 240 FIXTURES_SETUP demo_quick_out)
+  # The pruned models it saved load back as CSR: `compress report` decodes every tensor of the
+  # file (csr::to_dense, which validates the row pointers and indices) and compares it with the
+  # dense model of the same run.
+  if(COMPRESS_BUILD_TOOLS)
+    set(_q ${CMAKE_CURRENT_BINARY_DIR}/demo-quick-out)
+    foreach(m prune_global90 prune_gradual90)
+      add_test(NAME example:demo_quick_reads_${m}
+               COMMAND ${CMAKE_COMMAND} -DCLI=$<TARGET_FILE:compress_cli>
+                       "-DARGS=report|${_q}/dense.safetensors|${_q}/${m}.safetensors" -DEXPECT_CODE=0
+                       "-DEXPECT_OUT=fc1\\.weight +csr .*fc2\\.weight +csr .*fc3\\.weight +csr .*total: 1\\.0 MiB -> "
+                       -P ${PROJECT_SOURCE_DIR}/tests/cli/run_cli.cmake)
+      set_tests_properties(example:demo_quick_reads_${m} PROPERTIES FIXTURES_REQUIRED demo_quick_out)
+    endforeach()
+  endif()
 endif()

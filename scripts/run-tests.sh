@@ -4,6 +4,8 @@
 # its configuration. Exit status: 0 only if both built and passed.
 #   usage: scripts/run-tests.sh BUILD_DIR ASAN_DIR JOBS
 set -uo pipefail
+# Called from make: without this the two inner builds print make's "Entering directory" lines.
+unset MAKEFLAGS MFLAGS MAKELEVEL
 build=${1:?release build directory}
 asan=${2:?sanitizer build directory}
 jobs=${3:-2}
