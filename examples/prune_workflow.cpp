@@ -83,7 +83,10 @@ struct row_relative {
     template <class E, class Ctx>
     auto scores(const E& w, const Ctx&) const {
         auto a = xt::eval(xt::abs(w));
-        return xt::eval(a / xt::mean(a, {1}, xt::keep_dims));
+        // The row means evaluated first: xtensor 0.24.3's lazy keep_dims reducer, broadcast
+        // inside a / mean(...), reads past the end of `a` (valgrind: "0 bytes after a block").
+        const auto mean = xt::eval(xt::mean(a, {1}, xt::keep_dims));
+        return xt::eval(a / mean);
     }
 };
 }  // namespace
