@@ -12,11 +12,12 @@ deps:
 	@bash scripts/install-deps.sh
 
 configure: deps
-	@cmake -S . -B $(BUILD) $(CMAKE_COMMON) -DCOMPRESS_BUILD_BENCHMARKS=OFF -DCOMPRESS_EXAMPLE_OPT= >/dev/null
+	@cmake -S . -B $(BUILD) $(CMAKE_COMMON) -DCOMPRESS_BUILD_BENCHMARKS=OFF -DCOMPRESS_EXAMPLE_OPT= -DCOMPRESS_TOOL_OPT= >/dev/null
 
-# make test's release configuration: the same directory, examples at -O1 (examples/CMakeLists.txt).
+# make test's release configuration: the same directory, examples and the tool at -O1
+# (examples/CMakeLists.txt, tools/CMakeLists.txt).
 configure-test: deps
-	@cmake -S . -B $(BUILD) $(CMAKE_COMMON) -DCOMPRESS_BUILD_BENCHMARKS=OFF -DCOMPRESS_EXAMPLE_OPT=-O1 >/dev/null
+	@cmake -S . -B $(BUILD) $(CMAKE_COMMON) -DCOMPRESS_BUILD_BENCHMARKS=OFF -DCOMPRESS_EXAMPLE_OPT=-O1 -DCOMPRESS_TOOL_OPT=-O1 >/dev/null
 
 build: configure
 	@cmake --build $(BUILD) -j $(JOBS)
