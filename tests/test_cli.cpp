@@ -537,6 +537,14 @@ TEST_CASE("cli prune --store: stored bytes, auto, rank-4 weights, report's kerne
     const auto& qt = tensor_named(field(qj, "tensors"), "net.0.weight");
     CHECK(field(qt, "kernel").text == "int8-sym-channel");
     CHECK_THAT(field(qt, "cost_model_note").text, Contains("no cost model for quantized kernels"));
+    // a sparse format the library writes but the tool's registry does not decode: a format error
+    const auto odd = dir + "/bsr1x8.safetensors";
+    io::compressed_model om;
+    om.add("net.0.weight", bsr<float, 1, 8>::from_dense(orig));
+    io::save_compressed(odd, om);
+    const auto od = run({"report", mlp, odd});
+    CHECK(od.code == 4);
+    CHECK_THAT(od.err, Contains("tensor 'net.0.weight' is") && Contains("which this build of the tool cannot decode"));
 
     // failures of the new options
     const auto s1 = run({"prune", mlp, dir + "/x.st", "--amount", "0.5", "--store", "bsr4x4"});
