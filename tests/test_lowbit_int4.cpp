@@ -38,7 +38,7 @@ std::vector<std::uint8_t> pack4(const std::vector<int>& q, std::size_t N, std::s
     return out;
 }
 
-template <class Arch>
+template <class Arch, class Ext = lowbit_ext_default>
 void check_int4(const char* label) {
     struct wcase { std::size_t M, N, K, G; bool per_tensor; };
     const wcase cases[] = {{0, 3, 8, 8, false},      {1, 1, 1, 1, false},      {1, 13, 100, 32, false},
@@ -82,13 +82,13 @@ void check_int4(const char* label) {
             }
         const std::size_t stride = c.per_tensor ? 0 : ng;
         std::vector<float> Y(c.M * c.N + 1, -7.0f);
-        wo_int4_gemm<Arch>(x.data(), c.M, c.K, c.K, w.data(), c.N, ldw, group_scales<float>{sf.data(), c.G, stride},
-                           bias.data(), Y.data(), c.N);
+        wo_int4_gemm<Arch, Ext>(x.data(), c.M, c.K, c.K, w.data(), c.N, ldw,
+                                group_scales<float>{sf.data(), c.G, stride}, bias.data(), Y.data(), c.N);
         for (std::size_t i = 0; i < c.M * c.N; ++i) REQUIRE(close(Y[i], want[i], 1e-4, 2e-4));
         REQUIRE(Y[c.M * c.N] == -7.0f);
         std::fill(Y.begin(), Y.end(), -7.0f);
-        wo_int4_gemm<Arch>(x.data(), c.M, c.K, c.K, w.data(), c.N, ldw,
-                           group_scales<std::uint16_t>{sh.data(), c.G, stride}, bias.data(), Y.data(), c.N);
+        wo_int4_gemm<Arch, Ext>(x.data(), c.M, c.K, c.K, w.data(), c.N, ldw,
+                                group_scales<std::uint16_t>{sh.data(), c.G, stride}, bias.data(), Y.data(), c.N);
         for (std::size_t i = 0; i < c.M * c.N; ++i) REQUIRE(close(Y[i], want[i], 1e-4, 2e-4));
         REQUIRE(Y[c.M * c.N] == -7.0f);
     }
@@ -164,6 +164,12 @@ void check_sparse(const char* label, std::size_t N, std::size_t K, double densit
 TEST_CASE("weight-only int4 GEMV/GEMM with float and fp16 group scales, " COMPRESS_TEST_ARCH " build", "[lowbit][int4]") {
     check_int4<xsimd::default_arch>("default");
     check_int4<scalar_arch>("scalar");
+#if COMPRESS_HAS_BF16512
+    // the default GEMV above is the AVX512_BF16 one: the fp32 AVX-512 GEMV as well
+    STATIC_REQUIRE(s4_use_bf16<xsimd::default_arch, lowbit_ext_default>());
+    STATIC_REQUIRE_FALSE(s4_use_bf16<xsimd::default_arch, lowbit_ext_none>());
+    check_int4<xsimd::default_arch, lowbit_ext_none>("default without BF16");
+#endif
 #if defined(__AVX2__)
     check_int4<xsimd::fma3<xsimd::avx2>>("avx2");
 #endif
@@ -211,6 +217,100 @@ TEST_CASE("s4 lane groups: each lane's first element, relative to the chunk's fi
     CHECK(idx[16 + 2] == 1);  // element 144 → group 3
     CHECK(idx[32 + 15] == 2);  // chunk 2 (group 5 at 256): element 376 → group 7
 }
+
+TEST_CASE("bf16 split of x: hi + lo within 2^-16 |x|, permuted for vdpbf16ps, non-finite kept", "[lowbit][int4]") {
+    // K = 150: two chunks of 128, 512 entries; word 2j + h of vector i holds element 8j + 4h + i
+    std::vector<float> x(150);
+    for (std::size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(i + 1) * (i % 2 ? 1.001f : -0.37f) * std::ldexp(1.0f, int(i % 40) - 20);
+    x[5] = 0.0f;
+    std::vector<std::uint16_t> out(512, 0xFFFF);
+    s4_bf16_split(x.data(), 150, out.data());
+    for (std::size_t c = 0; c < 2; ++c)
+        for (std::size_t i = 0; i < 4; ++i)
+            for (std::size_t j = 0; j < 16; ++j)
+                for (std::size_t h = 0; h < 2; ++h) {
+                    const std::size_t e = 128 * c + 8 * j + 4 * h + i, o = 256 * c + 32 * i + 2 * j + h;
+                    const double hi = bf16_to_float(out[o]), lo = bf16_to_float(out[o + 128]);
+                    if (e >= 150) {
+                        REQUIRE(out[o] == 0);
+                        REQUIRE(out[o + 128] == 0);
+                        continue;
+                    }
+                    INFO("element " << e);
+                    REQUIRE(std::fabs(x[e] - hi) <= std::ldexp(std::fabs(double(x[e])), -8));  // hi: bf16 rounding
+                    REQUIRE(std::fabs(x[e] - hi - lo) <= std::ldexp(std::fabs(double(x[e])), -16));
+                }
+    CHECK(out[32 * 1 + 0] == float_to_bf16(x[1]));   // vector 1, word 0: element 1
+    CHECK(out[32 * 0 + 1] == float_to_bf16(x[4]));   // vector 0, word 1: element 4
+    CHECK(out[32 * 3 + 3] == float_to_bf16(x[15]));  // vector 3, word 3 (j 1, h 1): element 15
+    // x = 1 + 2^-9 + 2^-20: hi rounds to 1 (a tie at 2^-8 would go even), lo = bf16(2^-9 + 2^-20)
+    const float t[3] = {1.0f + std::ldexp(1.0f, -9) + std::ldexp(1.0f, -20), std::numeric_limits<float>::max(),
+                        -std::numeric_limits<float>::infinity()};
+    std::vector<std::uint16_t> o3(256);
+    s4_bf16_split(t, 3, o3.data());
+    CHECK(o3[0] == 0x3F80);
+    CHECK(bf16_to_float(o3[128]) == std::ldexp(1.0f, -9));  // 2^-9 + 2^-20 rounds to 2^-9 in bf16
+    CHECK(o3[32] == 0x7F7F);  // element 1, FLT_MAX, would round to +Inf: the largest finite bf16 instead
+    CHECK(std::fabs(double(t[1]) - bf16_to_float(o3[32]) - bf16_to_float(o3[32 + 128])) <=
+          std::ldexp(double(t[1]), -16));
+    CHECK(o3[64] == 0xFF80);  // element 2: -Inf stays -Inf, lo 0
+    CHECK(o3[64 + 128] == 0);
+    const float nan = std::numeric_limits<float>::quiet_NaN();
+    s4_bf16_split(&nan, 1, o3.data());
+    CHECK(std::isnan(bf16_to_float(o3[0])));
+    CHECK(o3[128] == 0);
+}
+
+#if COMPRESS_HAS_BF16512
+TEST_CASE("weight-only int4 GEMV on AVX512_BF16: within (2^-16 + (chunks + 24)·2^-24)·Σ|s·q·x| of the exact sum",
+          "[lowbit][int4]") {
+    // The stated bound of docs/lowbit.md: x = hi + lo (two bf16, error <= 2^-16 |x|), products
+    // exact, fp32 sums (one rounding per addition: per chunk, then across the chunks and lanes).
+    struct bcase { std::size_t N, K, G; float xscale; };
+    const bcase cases[] = {{5, 4104, 32, 1.0f}, {7, 300, 8, 1e-3f}, {4, 1000, 40, 3e4f}, {9, 128, 128, 1.0f}};
+    unsigned seed = 900;
+    for (const auto& c : cases) {
+        INFO("N=" << c.N << " K=" << c.K << " G=" << c.G);
+        auto x = lowbit_ref::randn(c.K, seed++, c.xscale);
+        for (std::size_t k = 0; k < c.K; k += 7) x[k] *= 1000.0f;  // a wide range within the row
+        std::mt19937 gen(seed++);
+        std::uniform_int_distribution<int> d(-8, 7);
+        std::vector<int> q(c.N * c.K);
+        for (auto& v : q) v = d(gen);
+        const std::size_t ldw = (c.K + 1) / 2, ng = div_up(c.K, c.G);
+        const auto w = pack4(q, c.N, c.K, ldw);
+        std::vector<float> sf(c.N * ng);
+        for (std::size_t i = 0; i < sf.size(); ++i) sf[i] = 0.01f + 0.003f * static_cast<float>(i % 13);
+        std::vector<float> y(c.N), y32(c.N);
+        const group_scales<float> gs{sf.data(), c.G, ng};
+        wo_int4_gemm<xsimd::default_arch, lowbit_ext_default>(x.data(), 1, c.K, c.K, w.data(), c.N, ldw, gs, nullptr,
+                                                              y.data(), c.N);
+        wo_int4_gemm<xsimd::default_arch, lowbit_ext_none>(x.data(), 1, c.K, c.K, w.data(), c.N, ldw, gs, nullptr,
+                                                           y32.data(), c.N);
+        const double rel = std::ldexp(1.0, -16) + double(div_up(c.K, 128) + 24) * std::ldexp(1.0, -24);
+        for (std::size_t n = 0; n < c.N; ++n) {
+            double exact = 0, mag = 0;
+            for (std::size_t k = 0; k < c.K; ++k) {
+                const double term = double(sf[n * ng + k / c.G]) * q[n * c.K + k] * x[k];
+                exact += term;
+                mag += std::fabs(term);
+            }
+            INFO("row " << n << ": " << y[n] << " vs " << exact << ", Σ|term| " << mag);
+            CHECK(std::fabs(y[n] - exact) <= rel * mag);
+            CHECK(std::fabs(y32[n] - exact) <= rel * mag);  // the fp32 GEMV meets it as well
+        }
+    }
+    // an infinite activation gives ±Inf, as in fp32 (every code of the row 3: no 0 · Inf)
+    std::vector<float> x(256, 0.5f);
+    x[77] = std::numeric_limits<float>::infinity();
+    const std::vector<std::uint8_t> w(128, 0x33);
+    const std::vector<float> s1(8, 0.5f);
+    float y = 0.0f;
+    wo_int4_gemm<xsimd::default_arch, lowbit_ext_default>(x.data(), 1, 256, 256, w.data(), 1, 128,
+                                                          group_scales<float>{s1.data(), 32, 8}, nullptr, &y, 1);
+    CHECK(y == std::numeric_limits<float>::infinity());
+}
+#endif
 
 TEST_CASE("int8 / codebook-int4 × sparse GEMV (Deep Compression), " COMPRESS_TEST_ARCH " build", "[lowbit][sparse]") {
     for (double density : {0.0, 0.05, 0.3, 1.0}) {

@@ -131,6 +131,109 @@ inline typename V::vf s4_chunk_dot(typename V::vi v, const typename V::vf* xv, t
 /// buffer, from which each chunk's lane scales are one permute.
 inline constexpr std::size_t s4_seg_chunks = 16;
 
+/// Entries of the prepared x per decode chunk of C elements: C floats, or 2C bf16 (hi + lo).
+template <class X>
+constexpr std::size_t s4_x_per_chunk(std::size_t C) noexcept {
+    return std::is_same_v<X, float> ? C : 2 * C;
+}
+
+/// The AVX512_BF16 GEMV's chunk: 128 elements, 64 bytes of codes per row; rows per block (they
+/// share the x registers: 4 measured ~10% faster than 2 at 4096², the loads being the limit).
+inline constexpr std::size_t s4_bf16_chunk = 128;
+inline constexpr std::size_t s4_bf16_rows = 4;
+
+/// x as two bf16 parts for the AVX512_BF16 GEMV: x ≈ hi + lo with hi = bf16(x) rounded to nearest
+/// even (toward zero where that would overflow: a finite x keeps a finite hi) and lo = bf16(x − hi)
+/// rounded to nearest even (x − hi is exact in fp32), so |x − hi − lo| <= 2^-17 |x| for normal
+/// x; a non-finite x gives hi = x (NaN quietened) and lo = 0. Layout per chunk c of 128
+/// elements, for i = 0..3, j = 0..15, h = 0..1 (word 2j + h of vector i):
+///   out[256c + 32i + 2j + h] = hi(x[128c + 8j + 4h + i]), out[256c + 128 + 32i + 2j + h] = lo(...),
+/// zero past K; out has 2·round_up(K, 128) entries. Word m of a 64-byte code vector holds
+/// elements 4m .. 4m+3 as nibbles 0..3, so nibble i of words 2j and 2j+1 are the elements
+/// 8j + i and 8j + 4 + i: `vdpbf16ps` sums both into fp32 lane j, which covers elements
+/// 8j .. 8j+7 over the 4 nibble vectors, the same lanes as the fp32 chunk of 128 (s4_lanes).
+inline void s4_bf16_split(const float* x, std::size_t K, std::uint16_t* out) noexcept {
+    constexpr std::size_t C = s4_bf16_chunk;
+    for (std::size_t c = 0; c < K; c += C) {
+        // natural order first (a branch-free loop the compiler vectorizes), then the permutation
+        alignas(64) std::uint16_t hi[C], lo[C];
+        const std::size_t n = std::min(C, K - c);
+        for (std::size_t e = 0; e < C; ++e) {
+            const float v = e < n ? x[c + e] : 0.0f;
+            const std::uint32_t u = float_to_bits(v);
+            const bool finite = (u & 0x7F800000u) != 0x7F800000u;
+            std::uint32_t r = (u + 0x7FFFu + ((u >> 16) & 1u)) >> 16;  // round to nearest even
+            r -= ((r & 0x7FFFu) == 0x7F80u) ? 1u : 0u;                   // rounded up to ±Inf: the largest finite
+            const std::uint32_t nf = (u >> 16) | ((u & 0x7FFFFFu) != 0 ? 0x40u : 0u);  // ±Inf, NaN made quiet
+            const std::uint32_t h = finite ? r : nf;
+            const std::uint32_t d = float_to_bits(v - bits_to_float(h << 16));  // exact when finite
+            hi[e] = static_cast<std::uint16_t>(h);
+            lo[e] = static_cast<std::uint16_t>(finite ? (d + 0x7FFFu + ((d >> 16) & 1u)) >> 16 : 0u);
+        }
+        std::uint16_t* o = out + 2 * c;
+        for (std::size_t i = 0; i < 4; ++i)
+            for (std::size_t m = 0; m < 32; ++m) {  // word m = 2j + h of vector i: element 4m + i
+                o[32 * i + m] = hi[4 * m + i];
+                o[C + 32 * i + m] = lo[4 * m + i];
+            }
+    }
+}
+
+#if defined(COMPRESS_X86) && COMPRESS_HAS_BF16512
+/// One bf16 chunk of the R rows, as s4_chunk_rows below: the 8 vectors of hi and lo parts of x
+/// (and the lane index `li`) stay in registers; per row, nibble i of every 16-bit word (a shift
+/// by 4i) indexes a 32-entry `vpermw` table of bf16(−8 .. 7) (repeated: the permute reads the
+/// low 5 bits), and 8 `vdpbf16ps` (products exact in fp32, sums rounded to fp32) accumulate in
+/// four chains of two (its latency is 6 cycles; longer chains measured slower), summed and
+/// scaled once per chunk.
+template <class V, std::size_t R, bool Partial>
+__attribute__((always_inline)) inline void s4_chunk_rows(const std::uint8_t* const* wr,
+                                                         [[maybe_unused]] const std::uint8_t* const* pf,
+                                                         std::size_t off, [[maybe_unused]] std::size_t nbytes,
+                                                         const std::uint16_t* xc, __m512i li, const float* const* sb,
+                                                         __m512* t) noexcept {
+    static_assert(V::W == 16, "the bf16 GEMV is AVX-512 only");
+    const auto ld = [xc](std::size_t v) noexcept { return _mm512_loadu_si512(xc + 32 * v); };
+    __m512i h0 = ld(0), h1 = ld(1), h2 = ld(2), h3 = ld(3), l0 = ld(4), l1 = ld(5), l2 = ld(6), l3 = ld(7);
+#if defined(__GNUC__)
+    // x and the lane index in registers for the R rows (g++ otherwise re-loads them per row:
+    // with 4 rows, the loads were the bottleneck)
+    __asm__("" : "+v"(h0), "+v"(h1), "+v"(h2), "+v"(h3), "+v"(l0), "+v"(l1), "+v"(l2), "+v"(l3), "+v"(li));
+#endif
+    // bf16 bits of 0..7, -8..-1 (0xC100 .. 0xBF80 as int16), twice; _mm512_set_epi16 lists e31 first
+    const __m512i table = _mm512_set_epi16(
+        -16512, -16384, -16320, -16256, -16224, -16192, -16160, -16128, 0x40E0, 0x40C0, 0x40A0, 0x4080, 0x4040,
+        0x4000, 0x3F80, 0, -16512, -16384, -16320, -16256, -16224, -16192, -16160, -16128, 0x40E0, 0x40C0, 0x40A0,
+        0x4080, 0x4040, 0x4000, 0x3F80, 0);
+    const auto bh = [](__m512i v) noexcept { return reinterpret_cast<__m512bh&>(v); };
+    COMPRESS_UNROLL4
+    for (std::size_t r = 0; r < R; ++r) {
+        const std::uint8_t* p = wr[r] + off;
+        const __m512 s = _mm512_permutexvar_ps(li, _mm512_loadu_ps(sb[r]));
+        __m512i v;
+        if constexpr (Partial) {
+            v = V::nibbles_partial(p, nbytes);
+        } else {
+            _mm_prefetch(reinterpret_cast<const char*>(pf[r] + off), _MM_HINT_T0);
+            v = V::nibbles(p);
+        }
+        const __m512i d0 = _mm512_permutexvar_epi16(v, table);
+        const __m512i d1 = _mm512_permutexvar_epi16(_mm512_srli_epi16(v, 4), table);
+        const __m512i d2 = _mm512_permutexvar_epi16(_mm512_srli_epi16(v, 8), table);
+        const __m512i d3 = _mm512_permutexvar_epi16(_mm512_srli_epi16(v, 12), table);
+        __m512 a0 = _mm512_dpbf16_ps(_mm512_setzero_ps(), bh(d0), bh(h0));
+        __m512 a1 = _mm512_dpbf16_ps(_mm512_setzero_ps(), bh(d1), bh(h1));
+        __m512 b0 = _mm512_dpbf16_ps(_mm512_setzero_ps(), bh(d0), bh(l0));
+        __m512 b1 = _mm512_dpbf16_ps(_mm512_setzero_ps(), bh(d1), bh(l1));
+        a0 = _mm512_dpbf16_ps(a0, bh(d2), bh(h2));
+        a1 = _mm512_dpbf16_ps(a1, bh(d3), bh(h3));
+        b0 = _mm512_dpbf16_ps(b0, bh(d2), bh(l2));
+        b1 = _mm512_dpbf16_ps(b1, bh(d3), bh(l3));
+        t[r] = _mm512_fmadd_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(b0, b1)), s, t[r]);
+    }
+}
+#endif
+
 /// One chunk of the R rows (byte offset `off` in each row): x loaded once into registers and
 /// shared by the rows, each row's lane scales permuted by `li` from its converted scales sb[r]
 /// (which start at the chunk's first group), then s4_chunk_dot. Partial: the chunk has only
@@ -174,12 +277,13 @@ __attribute__((always_inline)) inline void s4_chunk_rows(const std::uint8_t* con
 /// permuted x (which the R rows share). The group scales are converted to fp32 once per row and
 /// segment of s4_seg_chunks chunks. Out of line for the same reason as s8_groups_dot; the
 /// partial last chunk is a masked load.
-template <class V, std::size_t R, class S>
-__attribute__((noinline)) void s4_rows_dot(const float* xp, const std::uint8_t* const* wrows,
+template <class V, std::size_t R, class S, class X>
+__attribute__((noinline)) void s4_rows_dot(const X* xp, const std::uint8_t* const* wrows,
                                            const std::uint8_t* const* pfrows, std::size_t K, std::size_t G,
                                            const S* const* srows, const s4_lanes& lanes, float* tot) noexcept {
     using vf = typename V::vf;
     constexpr std::size_t W = V::W, C = 8 * W, SEG = s4_seg_chunks;
+    constexpr std::size_t XC = s4_x_per_chunk<X>(C);  // entries of xp per chunk
     // a segment spans at most SEG·C/8 + 1 groups (G >= 8), then one vector of zeros
     constexpr std::size_t SBUF = (SEG * C / 8 + 1 + W - 1) / W * W + W;
     const std::size_t ngroups = div_up(K, G), full = K / C, nc = div_up(K, C), row_bytes = div_up(K, 2);
@@ -214,12 +318,12 @@ __attribute__((noinline)) void s4_rows_dot(const float* xp, const std::uint8_t* 
         for (const std::size_t e = std::min(c1, full); c < e; ++c) {
             COMPRESS_UNROLL4
             for (std::size_t r = 0; r < R; ++r) sb[r] = sbuf[r] + (first[c] - g0);
-            s4_chunk_rows<V, R, false>(wr, pf, c * (C / 2), 0, xp + c * C, V::load_idx(idx + c * W), sb, t);
+            s4_chunk_rows<V, R, false>(wr, pf, c * (C / 2), 0, xp + c * XC, V::load_idx(idx + c * W), sb, t);
         }
         if (c < c1) {  // the partial last chunk
             COMPRESS_UNROLL4
             for (std::size_t r = 0; r < R; ++r) sb[r] = sbuf[r] + (first[c] - g0);
-            s4_chunk_rows<V, R, true>(wr, pf, c * (C / 2), row_bytes - c * (C / 2), xp + c * C,
+            s4_chunk_rows<V, R, true>(wr, pf, c * (C / 2), row_bytes - c * (C / 2), xp + c * XC,
                                       V::load_idx(idx + c * W), sb, t);
         }
     }
@@ -227,17 +331,29 @@ __attribute__((noinline)) void s4_rows_dot(const float* xp, const std::uint8_t* 
     for (std::size_t r = 0; r < R; ++r) tot[r] = V::hsum(t[r]);
 }
 
+/// Whether wo_int4_gemm<Arch, Ext> runs its GEMVs (M < 4, G % 8 == 0) on AVX512_BF16:
+/// the AVX-512 path with Ext::bf16512 in a translation unit compiled with AVX512_BF16.
+template <class Arch, class Ext>
+constexpr bool s4_use_bf16() noexcept {
+#if defined(COMPRESS_X86) && COMPRESS_HAS_BF16512
+    return Ext::bf16512 && std::is_same_v<wo_vec<Arch>, wo_vec512>;
+#else
+    return false;
+#endif
+}
+
 /// GEMV: y[n] = Σ_g s[n,g] Σ_{k∈g} q[n,k] x[k] (+ bias). With a vector path and G % 8 == 0,
-/// `xp` is x permuted by s4_permute for s4_chunk<Arch>() and `lane_idx` its s4_lane_groups;
-/// otherwise the plain loop over x.
-template <class Arch, class S>
-void wo_int4_gemv(const float* x, [[maybe_unused]] const float* xp, [[maybe_unused]] const s4_lanes& lanes,
+/// `xp` is x permuted by s4_permute for s4_chunk<Arch>() (X = float), or split by s4_bf16_split
+/// (X = std::uint16_t, AVX512_BF16 only), and `lanes` its s4_lane_groups; otherwise the plain
+/// loop over x.
+template <class Arch, class S, class X>
+void wo_int4_gemv(const float* x, [[maybe_unused]] const X* xp, [[maybe_unused]] const s4_lanes& lanes,
                   const std::uint8_t* w, std::size_t N, std::size_t K, std::size_t ldw, const group_scales<S>& gs,
                   const float* bias, float* y) {
     using V = wo_vec<Arch>;
     if constexpr (!std::is_void_v<V>) {
         if (gs.group % 8 == 0) {
-            constexpr std::size_t R = V::R4;
+            constexpr std::size_t R = std::is_same_v<X, float> ? V::R4 : s4_bf16_rows;
             COMPRESS_OMP_FOR
             for (std::ptrdiff_t ni = 0; ni < static_cast<std::ptrdiff_t>(div_up(N, R)); ++ni) {
                 const std::size_t n0 = static_cast<std::size_t>(ni) * R;
@@ -315,12 +431,24 @@ void s4_dequant_row(const std::uint8_t* q, std::size_t K, const group_scales<S>&
 /// Weight-only int4 GEMM. M < 4: GEMV per row (codes decoded in registers); otherwise 16
 /// channels at a time are dequantized into an fp32 block in the permuted order and multiplied
 /// with the permuted activations.
-template <class Arch = xsimd::default_arch, class S = float>
+template <class Arch = xsimd::default_arch, class Ext = lowbit_ext_default, class S = float>
 void wo_int4_gemm(const float* X, std::size_t M, std::size_t K, std::size_t ldx, const std::uint8_t* W, std::size_t N,
                   std::size_t ldw, const group_scales<S>& gs, const float* bias, float* Y, std::size_t ldy) {
     if (M == 0 || N == 0) return;
     constexpr std::size_t C = s4_chunk<Arch>();
     const std::size_t Kp = C ? round_up(K, C) : K;
+    if constexpr (s4_use_bf16<Arch, Ext>()) {
+        if (M < 4 && gs.group % 8 == 0) {
+            static_assert(C == s4_bf16_chunk, "the bf16 GEMV shares the AVX-512 chunks and lanes");
+            const s4_lanes lanes = s4_lane_groups(K, C, gs.group);
+            aligned_vector<std::uint16_t> xb(2 * Kp);
+            for (std::size_t m = 0; m < M; ++m) {
+                s4_bf16_split(X + m * ldx, K, xb.data());
+                wo_int4_gemv<Arch>(X + m * ldx, xb.data(), lanes, W, N, K, ldw, gs, bias, Y + m * ldy);
+            }
+            return;
+        }
+    }
     aligned_vector<float> xp(std::max<std::size_t>(M * Kp, 1));
     for (std::size_t m = 0; m < M; ++m) s4_permute(X + m * ldx, K, C, xp.data() + m * Kp);
     const s4_lanes lanes = s4_lane_groups(K, C ? C : 8, gs.group % 8 == 0 ? gs.group : 8);

@@ -40,6 +40,11 @@
 #else
 #define COMPRESS_HAS_VPOPCNTDQ 0
 #endif
+#if defined(__AVX512BF16__) && defined(__AVX512BW__)
+#define COMPRESS_HAS_BF16512 1
+#else
+#define COMPRESS_HAS_BF16512 0
+#endif
 
 // Fully unrolls a 4- (8-) iteration loop over rows, so that arrays of vector accumulators indexed by
 // the row live in registers (g++ otherwise keeps them on the stack: a load and a store per FMA).
@@ -64,13 +69,16 @@
 namespace compress::detail {
 
 /// The extensions a translation unit was compiled with, beyond what xsimd's arch names say.
-template <bool Vnni512, bool AvxVnni, bool Vpopcntdq>
+/// Bf16512: AVX512_BF16 (`vdpbf16ps`), used by the int4 weight-only GEMV (kernels/int4.hpp).
+template <bool Vnni512, bool AvxVnni, bool Vpopcntdq, bool Bf16512 = false>
 struct lowbit_ext {
     static constexpr bool vnni512 = Vnni512;
     static constexpr bool avxvnni = AvxVnni;
     static constexpr bool vpopcntdq = Vpopcntdq;
+    static constexpr bool bf16512 = Bf16512;
 };
-using lowbit_ext_default = lowbit_ext<COMPRESS_HAS_VNNI512 != 0, COMPRESS_HAS_AVXVNNI != 0, COMPRESS_HAS_VPOPCNTDQ != 0>;
+using lowbit_ext_default = lowbit_ext<COMPRESS_HAS_VNNI512 != 0, COMPRESS_HAS_AVXVNNI != 0, COMPRESS_HAS_VPOPCNTDQ != 0,
+                                      COMPRESS_HAS_BF16512 != 0>;
 /// No extension: what the scalar path and the tests' "without VNNI" runs use.
 using lowbit_ext_none = lowbit_ext<false, false, false>;
 
