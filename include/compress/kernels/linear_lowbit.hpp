@@ -194,14 +194,14 @@ packed_int8_weights prepack(const quantized_tensor<F, Mp, G, 2, SF>& q) {
 
 namespace detail {
 
-template <class Arch, class Ext = lowbit_ext_default>
+template <class Arch, class Ext>
 xt::xtensor<float, 2> run_w8a8(const q8_activations& a, const w8a8_weights& w, const float* bias) {
     xt::xtensor<float, 2> y = xt::xtensor<float, 2>::from_shape({a.rows, w.n});
     w8a8_gemm<Arch, Ext>(a, w, bias, y.data(), w.n);
     return y;
 }
 
-template <class Arch, class F, class Mp, class G, class SF>
+template <class Arch, class Ext, class F, class Mp, class G, class SF>
 xt::xtensor<float, 2> run_weight_only(const lowbit_input& x, const quantized_tensor<F, Mp, G, 2, SF>& q,
                                       const float* bias) {
     using S = typename quantized_tensor<F, Mp, G, 2, SF>::scale_type;
@@ -220,12 +220,12 @@ xt::xtensor<float, 2> run_weight_only(const lowbit_input& x, const quantized_ten
         wo_int8_gemm<Arch>(x.data, x.rows, K, K, reinterpret_cast<const std::int8_t*>(q.codes()), N, q.row_stride(), gs,
                            bias, y.data(), N);
     } else {
-        wo_int4_gemm<Arch>(x.data, x.rows, K, K, q.codes(), N, q.row_stride(), gs, bias, y.data(), N);
+        wo_int4_gemm<Arch, Ext>(x.data, x.rows, K, K, q.codes(), N, q.row_stride(), gs, bias, y.data(), N);
     }
     return y;
 }
 
-template <class Arch, class F, class Mp, class G, class SF>
+template <class Arch, class Ext, class F, class Mp, class G, class SF>
 xt::xtensor<float, 2> run_binary(const bin_activations& a, const quantized_tensor<F, Mp, G, 2, SF>& q,
                                  const float* bias) {
     const std::size_t N = q.rows();
@@ -244,7 +244,7 @@ xt::xtensor<float, 2> run_binary(const bin_activations& a, const quantized_tenso
     w.alpha = alpha.data();
     w.n_alpha = alpha.size();
     xt::xtensor<float, 2> y = xt::xtensor<float, 2>::from_shape({a.rows, N});
-    bin_gemm<Arch>(a, w, bias, y.data(), N);
+    bin_gemm<Arch, Ext>(a, w, bias, y.data(), N);
     return y;
 }
 
@@ -263,23 +263,23 @@ xt::xtensor<float, 2> run_dequantized(const lowbit_input& x, const quantized_ten
     return y;
 }
 
-template <class Arch, class EX, class F, class Mp, class G, class SF>
+template <class Arch, class Ext, class EX, class F, class Mp, class G, class SF>
 xt::xtensor<float, 2> linear_quantized(const xt::xexpression<EX>& x, const quantized_tensor<F, Mp, G, 2, SF>& q,
                                        const float* bias, bool weight_only_mode, const char* what) {
     auto in = prepare_input(x, q.rows(), q.cols(), what);
     if constexpr (w8a8_scheme_v<F, Mp, G>) {
         if constexpr (wo_int8_scheme_v<F, Mp, G>) {
-            if (weight_only_mode) return run_weight_only<Arch>(in, q, bias);
+            if (weight_only_mode) return run_weight_only<Arch, Ext>(in, q, bias);
         }
         q8_activations a;
         quantize_activations_dynamic<Arch>(in.data, in.rows, in.cols, in.cols, a);
-        return run_w8a8<Arch>(a, prepack(q).data(), bias);
+        return run_w8a8<Arch, Ext>(a, prepack(q).data(), bias);
     } else if constexpr (wo_int8_scheme_v<F, Mp, G> || wo_int4_scheme_v<F, Mp, G>) {
-        return run_weight_only<Arch>(in, q, bias);
+        return run_weight_only<Arch, Ext>(in, q, bias);
     } else if constexpr (bin_scheme_v<F, G>) {
         bin_activations a;
         binarize_activations<Arch>(in.data, in.rows, in.cols, in.cols, a);
-        return run_binary<Arch>(a, q, bias);
+        return run_binary<Arch, Ext>(a, q, bias);
     } else {
         return run_dequantized<Arch>(in, q, bias);
     }
@@ -291,62 +291,68 @@ xt::xtensor<float, 2> linear_quantized(const xt::xexpression<EX>& x, const quant
 // ======================================================================================
 // linear overloads
 // ======================================================================================
+//
+// Each overload ends in `class Ext = detail::lowbit_ext_default`: the instruction-set extensions
+// the translation unit is compiled with beyond what Arch names (AVX-512 VNNI, AVX-VNNI,
+// VPOPCNTDQ, AVX512_BF16). Never passed by hand; it makes two TUs with the same Arch but
+// different extension flags (e.g. -mavx512bw and -march=native) instantiate different functions,
+// so the linker cannot give the baseline TU the other's VNNI / BF16 code (tests/test_lowbit_odr*.cpp).
 
 /// y = x · dequant(W)ᵀ through the kernel of W's scheme (see the top of this file).
-template <class Arch = xsimd::default_arch, class EX, class F, class Mp, class G, class SF>
+template <class Arch = xsimd::default_arch, class EX, class F, class Mp, class G, class SF, class Ext = detail::lowbit_ext_default>
 xt::xtensor<float, 2> linear(const xt::xexpression<EX>& x, const quantized_tensor<F, Mp, G, 2, SF>& w) {
-    return detail::linear_quantized<Arch>(x, w, nullptr, false, "linear(x, quantized_tensor)");
+    return detail::linear_quantized<Arch, Ext>(x, w, nullptr, false, "linear(x, quantized_tensor)");
 }
 
 /// y = x · dequant(W)ᵀ + bias.
-template <class Arch = xsimd::default_arch, class EX, class F, class Mp, class G, class SF, class EB>
+template <class Arch = xsimd::default_arch, class EX, class F, class Mp, class G, class SF, class EB, class Ext = detail::lowbit_ext_default>
 xt::xtensor<float, 2> linear(const xt::xexpression<EX>& x, const quantized_tensor<F, Mp, G, 2, SF>& w,
                              const xt::xexpression<EB>& bias) {
     const auto b = detail::prepare_bias(bias, w.rows(), "linear(x, quantized_tensor, bias)");
-    return detail::linear_quantized<Arch>(x, w, b.data(), false, "linear(x, quantized_tensor, bias)");
+    return detail::linear_quantized<Arch, Ext>(x, w, b.data(), false, "linear(x, quantized_tensor, bias)");
 }
 
 /// Weight-only execution of int8 / int4 weights (fp32 activations, codes dequantized in registers).
-template <class Arch = xsimd::default_arch, class EX, class F, class Mp, class G, class SF>
+template <class Arch = xsimd::default_arch, class EX, class F, class Mp, class G, class SF, class Ext = detail::lowbit_ext_default>
 xt::xtensor<float, 2> linear(const xt::xexpression<EX>& x, const quantized_tensor<F, Mp, G, 2, SF>& w, weight_only_t) {
     static_assert(detail::wo_int8_scheme_v<F, Mp, G> || detail::wo_int4_scheme_v<F, Mp, G>,
                   "linear(x, W, weight_only): weight-only kernels take symmetric int8 or int4 weights");
-    return detail::linear_quantized<Arch>(x, w, nullptr, true, "linear(x, quantized_tensor, weight_only)");
+    return detail::linear_quantized<Arch, Ext>(x, w, nullptr, true, "linear(x, quantized_tensor, weight_only)");
 }
-template <class Arch = xsimd::default_arch, class EX, class F, class Mp, class G, class SF, class EB>
+template <class Arch = xsimd::default_arch, class EX, class F, class Mp, class G, class SF, class EB, class Ext = detail::lowbit_ext_default>
 xt::xtensor<float, 2> linear(const xt::xexpression<EX>& x, const quantized_tensor<F, Mp, G, 2, SF>& w,
                              const xt::xexpression<EB>& bias, weight_only_t) {
     static_assert(detail::wo_int8_scheme_v<F, Mp, G> || detail::wo_int4_scheme_v<F, Mp, G>,
                   "linear(x, W, bias, weight_only): weight-only kernels take symmetric int8 or int4 weights");
     const auto b = detail::prepare_bias(bias, w.rows(), "linear(x, quantized_tensor, bias, weight_only)");
-    return detail::linear_quantized<Arch>(x, w, b.data(), true, "linear(x, quantized_tensor, bias, weight_only)");
+    return detail::linear_quantized<Arch, Ext>(x, w, b.data(), true, "linear(x, quantized_tensor, bias, weight_only)");
 }
 
 /// W8A8 with activations quantized once (quantize_activations) and weights prepacked once.
-template <class Arch = xsimd::default_arch>
+template <class Arch = xsimd::default_arch, class Ext = detail::lowbit_ext_default>
 xt::xtensor<float, 2> linear(const quantized_activations& x, const packed_int8_weights& w) {
     detail::check_features(x.cols(), w.out_features(), w.in_features(), "linear(quantized_activations, packed_int8_weights)");
-    return detail::run_w8a8<Arch>(x.data(), w.data(), nullptr);
+    return detail::run_w8a8<Arch, Ext>(x.data(), w.data(), nullptr);
 }
-template <class Arch = xsimd::default_arch, class EB>
+template <class Arch = xsimd::default_arch, class EB, class Ext = detail::lowbit_ext_default>
 xt::xtensor<float, 2> linear(const quantized_activations& x, const packed_int8_weights& w,
                              const xt::xexpression<EB>& bias) {
     const char* what = "linear(quantized_activations, packed_int8_weights, bias)";
     detail::check_features(x.cols(), w.out_features(), w.in_features(), what);
     const auto b = detail::prepare_bias(bias, w.out_features(), what);
-    return detail::run_w8a8<Arch>(x.data(), w.data(), b.data());
+    return detail::run_w8a8<Arch, Ext>(x.data(), w.data(), b.data());
 }
 
 /// W8A8 with quantized activations and int8 weights (packed on the fly; prepack() once for speed).
-template <class Arch = xsimd::default_arch, class F, class Mp, class G, class SF>
+template <class Arch = xsimd::default_arch, class F, class Mp, class G, class SF, class Ext = detail::lowbit_ext_default>
 xt::xtensor<float, 2> linear(const quantized_activations& x, const quantized_tensor<F, Mp, G, 2, SF>& w) {
     static_assert(detail::w8a8_scheme_v<F, Mp, G>,
                   "linear(quantized_activations, W): W8A8 needs int8 or uint8 weights with per_tensor or "
                   "per_channel<0> scales");
     detail::check_features(x.cols(), w.rows(), w.cols(), "linear(quantized_activations, quantized_tensor)");
-    return detail::run_w8a8<Arch>(x.data(), prepack(w).data(), nullptr);
+    return detail::run_w8a8<Arch, Ext>(x.data(), prepack(w).data(), nullptr);
 }
-template <class Arch = xsimd::default_arch, class F, class Mp, class G, class SF, class EB>
+template <class Arch = xsimd::default_arch, class F, class Mp, class G, class SF, class EB, class Ext = detail::lowbit_ext_default>
 xt::xtensor<float, 2> linear(const quantized_activations& x, const quantized_tensor<F, Mp, G, 2, SF>& w,
                              const xt::xexpression<EB>& bias) {
     static_assert(detail::w8a8_scheme_v<F, Mp, G>,
@@ -355,18 +361,18 @@ xt::xtensor<float, 2> linear(const quantized_activations& x, const quantized_ten
     const char* what = "linear(quantized_activations, quantized_tensor, bias)";
     detail::check_features(x.cols(), w.rows(), w.cols(), what);
     const auto b = detail::prepare_bias(bias, w.rows(), what);
-    return detail::run_w8a8<Arch>(x.data(), prepack(w).data(), b.data());
+    return detail::run_w8a8<Arch, Ext>(x.data(), prepack(w).data(), b.data());
 }
 
 /// y = x · Wq ᵀ with fp32 activations and prepacked W8A8 weights (activations quantized per row).
-template <class Arch = xsimd::default_arch, class EX>
+template <class Arch = xsimd::default_arch, class EX, class Ext = detail::lowbit_ext_default>
 xt::xtensor<float, 2> linear(const xt::xexpression<EX>& x, const packed_int8_weights& w) {
     auto in = detail::prepare_input(x, w.out_features(), w.in_features(), "linear(x, packed_int8_weights)");
     detail::q8_activations a;
     detail::quantize_activations_dynamic<Arch>(in.data, in.rows, in.cols, in.cols, a);
-    return detail::run_w8a8<Arch>(a, w.data(), nullptr);
+    return detail::run_w8a8<Arch, Ext>(a, w.data(), nullptr);
 }
-template <class Arch = xsimd::default_arch, class EX, class EB>
+template <class Arch = xsimd::default_arch, class EX, class EB, class Ext = detail::lowbit_ext_default>
 xt::xtensor<float, 2> linear(const xt::xexpression<EX>& x, const packed_int8_weights& w,
                              const xt::xexpression<EB>& bias) {
     const char* what = "linear(x, packed_int8_weights, bias)";
@@ -374,19 +380,19 @@ xt::xtensor<float, 2> linear(const xt::xexpression<EX>& x, const packed_int8_wei
     auto in = detail::prepare_input(x, w.out_features(), w.in_features(), what);
     detail::q8_activations a;
     detail::quantize_activations_dynamic<Arch>(in.data, in.rows, in.cols, in.cols, a);
-    return detail::run_w8a8<Arch>(a, w.data(), b.data());
+    return detail::run_w8a8<Arch, Ext>(a, w.data(), b.data());
 }
 
 /// Binary / ternary weights with activations binarized once (binarize_activations).
-template <class Arch = xsimd::default_arch, class F, class Mp, class G, class SF>
+template <class Arch = xsimd::default_arch, class F, class Mp, class G, class SF, class Ext = detail::lowbit_ext_default>
 xt::xtensor<float, 2> linear(const binarized_activations& x, const quantized_tensor<F, Mp, G, 2, SF>& w) {
     static_assert(detail::bin_scheme_v<F, G>,
                   "linear(binarized_activations, W): needs binary or ternary weights with per_tensor or "
                   "per_channel<0> scales");
     detail::check_features(x.cols(), w.rows(), w.cols(), "linear(binarized_activations, quantized_tensor)");
-    return detail::run_binary<Arch>(x.data(), w, nullptr);
+    return detail::run_binary<Arch, Ext>(x.data(), w, nullptr);
 }
-template <class Arch = xsimd::default_arch, class F, class Mp, class G, class SF, class EB>
+template <class Arch = xsimd::default_arch, class F, class Mp, class G, class SF, class EB, class Ext = detail::lowbit_ext_default>
 xt::xtensor<float, 2> linear(const binarized_activations& x, const quantized_tensor<F, Mp, G, 2, SF>& w,
                              const xt::xexpression<EB>& bias) {
     static_assert(detail::bin_scheme_v<F, G>,
@@ -395,7 +401,7 @@ xt::xtensor<float, 2> linear(const binarized_activations& x, const quantized_ten
     const char* what = "linear(binarized_activations, quantized_tensor, bias)";
     detail::check_features(x.cols(), w.rows(), w.cols(), what);
     const auto b = detail::prepare_bias(bias, w.rows(), what);
-    return detail::run_binary<Arch>(x.data(), w, b.data());
+    return detail::run_binary<Arch, Ext>(x.data(), w, b.data());
 }
 
 }  // namespace compress
