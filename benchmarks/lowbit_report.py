@@ -69,7 +69,7 @@ def main():
     out.append("## Low-bit kernels (`lowbit`)\n")
     out.append(f"Command: `{command}`  ")
     out.append(f"Machine: {ctx.get('num_cpus', '?')} CPUs at {ctx.get('mhz_per_cpu', '?')} MHz (AMD EPYC, AVX-512 VNNI "
-               f"+ VPOPCNTDQ), one thread everywhere (OpenBLAS `OPENBLAS_CORETYPE=SkylakeX OPENBLAS_NUM_THREADS=1`, "
+               f"+ VPOPCNTDQ + BF16), one thread everywhere (OpenBLAS `OPENBLAS_CORETYPE=SkylakeX OPENBLAS_NUM_THREADS=1`, "
                f"gemmlowp `set_max_num_threads(1)` with `GEMMLOWP_ENABLE_AVX2`, PyTorch {tj['torch']} "
                f"`torch.set_num_threads(1)`, engine `{tj['engine']}`).  ")
     load = ctx.get("load_avg")
