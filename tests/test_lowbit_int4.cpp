@@ -239,6 +239,9 @@ TEST_CASE("bf16 split of x: hi + lo within 2^-16 |x|, permuted for vdpbf16ps, no
                     INFO("element " << e);
                     REQUIRE(std::fabs(x[e] - hi) <= std::ldexp(std::fabs(double(x[e])), -8));  // hi: bf16 rounding
                     REQUIRE(std::fabs(x[e] - hi - lo) <= std::ldexp(std::fabs(double(x[e])), -16));
+                    // the branch-free rounding is the library's float_to_bf16 (saturating for hi)
+                    REQUIRE(out[o] == float_to_bf16(x[e], true));
+                    REQUIRE(out[o + 128] == float_to_bf16(x[e] - static_cast<float>(hi)));
                 }
     CHECK(out[32 * 1 + 0] == float_to_bf16(x[1]));   // vector 1, word 0: element 1
     CHECK(out[32 * 0 + 1] == float_to_bf16(x[4]));   // vector 0, word 1: element 4

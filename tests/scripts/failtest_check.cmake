@@ -39,6 +39,7 @@ elseif(MODE STREQUAL "check")
   string(REPLACE "\n" ";" lines "${out}")
   set(block "")
   set(found FALSE)
+  # the extra item, shaped like a block start, closes the last block
   foreach(line IN LISTS lines ITEMS "<end>: In end")
     if(line MATCHES ": (In (instantiation|substitution|function|member function|static member function|constructor|destructor|lambda function|copy constructor)|At global scope)")
       string(REPLACE "<semicolon>" ";" text "${block}")

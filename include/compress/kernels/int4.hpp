@@ -155,7 +155,10 @@ inline constexpr std::size_t s4_bf16_rows = 4;
 inline void s4_bf16_split(const float* x, std::size_t K, std::uint16_t* out) noexcept {
     constexpr std::size_t C = s4_bf16_chunk;
     for (std::size_t c = 0; c < K; c += C) {
-        // natural order first (a branch-free loop the compiler vectorizes), then the permutation
+        // natural order first (a branch-free loop the compiler vectorizes), then the permutation.
+        // For finite x, hi is float_to_bf16(x, saturate = true) and lo is float_to_bf16(x − hi)
+        // (core/half.hpp, tested equal): written out here because that function's branches keep
+        // the loop scalar (9 µs instead of 3 µs per 4096 elements).
         alignas(64) std::uint16_t hi[C], lo[C];
         const std::size_t n = std::min(C, K - c);
         for (std::size_t e = 0; e < C; ++e) {
